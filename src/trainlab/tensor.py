@@ -183,7 +183,9 @@ class Tensor:
                 )
             seed = np.ones_like(self.data)
         else:
-            seed = np.asarray(
+            # A copy: the seed may become a leaf's .grad, which later calls
+            # accumulate into in place; the caller's array must stay as it is.
+            seed = np.array(
                 gradient.data if isinstance(gradient, Tensor) else gradient,
                 dtype=self.dtype,
             )
@@ -198,6 +200,10 @@ class Tensor:
         for node in _reverse_topological(self):
             grad = pending.pop(id(node), None)
             if grad is None:
+                # No gradient reached this node; still release its graph.
+                if not retain_graph and node._backward is not None:
+                    node._parents = ()
+                    node._backward = _released_backward
                 continue
             if node._backward is None:
                 _accumulate(node, grad, stored)
@@ -292,6 +298,9 @@ class Tensor:
                 "Tensor ** exponent supports a scalar exponent only, "
                 f"received {type(exponent).__name__}"
             )
+        if isinstance(exponent, np.generic | np.ndarray):
+            # a NumPy scalar would promote float32 data to float64
+            exponent = exponent.item()
         a, p = self, exponent
 
         def backward(g):
@@ -395,7 +404,11 @@ def _wrap(value) -> Tensor:
     if isinstance(value, Tensor):
         return value
     if isinstance(value, int | float | bool | np.number):
-        # A Python scalar keeps the tensor's dtype under NumPy's promotion rules.
+        # A Python scalar keeps the tensor's dtype under NumPy's promotion rules;
+        # a NumPy scalar (np.float64(2.0), np.sqrt(2.0)) would promote float32
+        # data to float64, so it is turned into a Python scalar first.
+        if isinstance(value, np.generic):
+            value = value.item()
         out = Tensor.__new__(Tensor)
         out.data = value
         out.grad = None
@@ -413,9 +426,15 @@ def from_op(
     """Build the result of an operation.
 
     ``backward(g)`` must return one gradient per parent (``None`` where a
-    parent does not require one), each with that parent's shape. The graph is
-    recorded only when gradients are enabled and some parent requires one.
+    parent does not require one), each with that parent's shape. It must not
+    return an array that it keeps for later (a constant captured by the
+    closure): a returned array may become a leaf's ``.grad``, into which
+    later backward passes accumulate in place. The graph is recorded only
+    when gradients are enabled and some parent requires one.
     """
+    if type(data) is not np.ndarray:
+        # reductions and 0-d arithmetic give NumPy scalars; keep .data an array
+        data = np.asarray(data)
     out = Tensor.__new__(Tensor)
     out.data = data
     out.grad = None
@@ -444,9 +463,11 @@ def matmul(a: Tensor, b) -> Tensor:
     def backward(g):
         left = a.data[None, :] if a.ndim == 1 else a.data
         right = b.data[:, None] if b.ndim == 1 else b.data
-        if a.ndim == 1:
+        if a.ndim == 1 and b.ndim == 1:
+            g = np.reshape(g, (1, 1))
+        elif a.ndim == 1:
             g = np.expand_dims(g, -2)
-        if b.ndim == 1:
+        elif b.ndim == 1:
             g = np.expand_dims(g, -1)
         grad_a = grad_b = None
         if a.requires_grad:
