@@ -234,6 +234,11 @@ def dropout(
         return x if inverted or p == 0 else x * keep
     if p == 0:
         return x
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            "dropout rng must be an np.random.Generator in training mode, "
+            f"received {type(rng).__name__}"
+        )
     mask = rng.random(x.shape, dtype=np.float32) < keep
     scale = np.asarray(1.0 / keep if inverted else 1.0, dtype=x.dtype)
     factor = mask * scale
