@@ -1,0 +1,287 @@
+"""The ``trainlab`` command: run the lab's experiments, save figures and a report.
+
+::
+
+    trainlab lab list [--params]
+    trainlab lab run NAME... [--set key=value ...] [--seed N] [--out DIR]
+    trainlab lab all [--out DIR] [--seed N]
+
+A mistake in the command (unknown experiment, unknown parameter, value of the
+wrong type) prints one line saying what is valid and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_USAGE = 2
+DEFAULT_OUT = "lab-output"
+
+
+class UsageError(Exception):
+    """A mistake in the command line, reported on one line with exit status 2."""
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    import trainlab
+
+    parser = argparse.ArgumentParser(
+        prog="trainlab",
+        description="trainlab: training neural networks with NumPy, exactly as "
+        "the lecture writes it.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"trainlab {trainlab.__version__}"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    lab = commands.add_parser(
+        "lab",
+        help="run the lecture's experiments",
+        description="Reproduce the lecture's experiments: figures, measured "
+        "findings and an HTML report.",
+    )
+    lab_commands = lab.add_subparsers(dest="lab_command", metavar="SUBCOMMAND")
+    lab_commands.required = True
+
+    listing = lab_commands.add_parser(
+        "list",
+        help="list the experiments",
+        description="List every experiment, in the lecture's order.",
+    )
+    listing.add_argument(
+        "--params",
+        action="store_true",
+        help="also show each experiment's parameters and their defaults",
+    )
+
+    run = lab_commands.add_parser(
+        "run",
+        help="run some experiments",
+        description="Run the named experiments, save their figures to DIR and "
+        "print their findings.",
+        epilog="Example: trainlab lab run momentum --set momentum=0.9 --set lr=0.05",
+    )
+    run.add_argument("names", nargs="+", metavar="NAME", help="experiment name(s)")
+    run.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a parameter (repeatable); lists are comma-separated, "
+        "e.g. --set lrs=0.01,0.1. With several experiments, a key applies to "
+        "each one that has it.",
+    )
+    _add_common(run, out_help="folder for the figures")
+
+    everything = lab_commands.add_parser(
+        "all",
+        help="run every experiment and write the report",
+        description="Run every experiment with its default settings, save the "
+        "figures and write DIR/report.html.",
+    )
+    _add_common(everything, out_help="folder for the figures and report.html")
+    return parser
+
+
+def _add_common(parser: argparse.ArgumentParser, out_help: str) -> None:
+    parser.add_argument(
+        "--seed", type=int, default=0, metavar="N", help="random seed (default 0)"
+    )
+    parser.add_argument(
+        "--out",
+        default=DEFAULT_OUT,
+        metavar="DIR",
+        help=f"{out_help} (default {DEFAULT_OUT})",
+    )
+    parser.add_argument(
+        "--no-progress", action="store_true", help="do not show the progress bar"
+    )
+
+
+def _parse_settings(settings: Sequence[str]) -> dict[str, str]:
+    parsed = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set expects KEY=VALUE, received {item!r}")
+        parsed[key.strip()] = value.strip()
+    return parsed
+
+
+def _plan(names: Sequence[str], settings: dict[str, str]) -> list[tuple[str, dict]]:
+    """Each experiment with the settings that apply to it, all checked."""
+    from trainlab.lab import registry
+
+    names = list(dict.fromkeys(names))
+    for name in names:
+        if name not in registry.MODULES:
+            valid = ", ".join(registry.list_experiments())
+            raise UsageError(f"unknown experiment {name!r}; valid names: {valid}")
+    experiments = {name: _load(name) for name in names}
+
+    known = set().union(*(experiments[name].defaults for name in names))
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        valid = "; ".join(
+            f"{name}: "
+            + (
+                ", ".join(
+                    f"{key}={registry.format_value(value)}"
+                    for key, value in experiments[name].defaults.items()
+                )
+                or "none"
+            )
+            for name in names
+        )
+        raise UsageError(
+            f"unknown parameter {', '.join(unknown)}; valid parameters "
+            f"(with defaults) are {valid}"
+        )
+
+    plan = []
+    for name in names:
+        own = {k: v for k, v in settings.items() if k in experiments[name].defaults}
+        try:
+            registry.resolve_params(name, own)
+        except (TypeError, ValueError) as error:
+            raise UsageError(f"{name}: {error}") from None
+        plan.append((name, own))
+    return plan
+
+
+def _load(name: str):
+    from trainlab.lab import registry
+
+    try:
+        return registry.get(name)
+    except ModuleNotFoundError as error:
+        if error.name != f"trainlab.lab.{registry.MODULES[name]}":
+            raise
+        raise UsageError(
+            f"experiment {name!r} is not available in this installation "
+            f"(module {error.name} is missing)"
+        ) from None
+
+
+def _run_plan(plan, seed: int, out_dir: Path, progress: bool) -> list:
+    from tqdm import tqdm
+
+    from trainlab.lab import registry, report
+
+    runs = []
+    bar = tqdm(
+        total=len(plan),
+        desc="lab",
+        unit="exp",
+        file=sys.stderr,
+        disable=not progress,
+        leave=False,
+    )
+    try:
+        for name, settings in plan:
+            bar.set_postfix_str(name)
+            try:
+                lab_run = registry.execute(name, seed=seed, **settings)
+            except (TypeError, ValueError) as error:
+                if not settings:
+                    raise
+                raise UsageError(f"{name}: {error}") from None
+            report.save_figure(lab_run, out_dir)
+            runs.append(lab_run)
+            bar.update(1)
+            tqdm.write(_describe(lab_run), file=sys.stdout)
+    finally:
+        bar.close()
+    return runs
+
+
+def _describe(lab_run) -> str:
+    from trainlab.lab.report import format_finding
+
+    files = ", ".join(str(path) for path in lab_run.figures)
+    lines = [f"{lab_run.name} ({lab_run.seconds:.2f} s) -> {files}"]
+    width = max((len(key) for key in lab_run.findings), default=0)
+    for key, value in lab_run.findings.items():
+        lines.append(f"  {key:<{width}}  {format_finding(value)}")
+    return "\n".join(lines)
+
+
+def _list(show_params: bool) -> None:
+    from trainlab.lab import registry
+
+    names = registry.list_experiments()
+    width = max(len(name) for name in names)
+    for index, name in enumerate(names, 1):
+        try:
+            experiment = registry.get(name)
+        except ModuleNotFoundError:
+            print(f"{index:2d}. {name:<{width}}  (not available in this installation)")
+            continue
+        beyond = " [beyond the lecture]" if experiment.beyond_lecture else ""
+        print(f"{index:2d}. {name:<{width}}  {experiment.description}{beyond}")
+        if show_params:
+            for key, value in experiment.defaults.items():
+                print(f"      {key}={registry.format_value(value)}")
+
+
+def _lab(args) -> int:
+    from trainlab.lab import registry
+
+    if args.lab_command == "list":
+        _list(args.params)
+        return 0
+
+    if args.seed < 0:
+        raise UsageError(f"--seed must be >= 0, received {args.seed}")
+    out_dir = Path(args.out)
+    progress = not args.no_progress
+
+    if args.lab_command == "run":
+        plan = _plan(args.names, _parse_settings(args.settings))
+        _run_plan(plan, args.seed, out_dir, progress)
+        return 0
+
+    from trainlab.lab import report
+
+    available = [n for n in registry.list_experiments() if registry.is_available(n)]
+    missing = [n for n in registry.list_experiments() if n not in available]
+    plan = _plan(available, {})
+    runs = _run_plan(plan, args.seed, out_dir, progress)
+    path = report.write_report(runs, out_dir)
+    total = sum(run.seconds for run in runs)
+    print(f"report: {path} ({len(runs)} experiments, {total:.1f} s of computing)")
+    if missing:
+        print(
+            f"trainlab lab all: error: skipped experiments whose module is "
+            f"missing: {', '.join(missing)}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``trainlab`` command; returns the exit status."""
+    # Figures are only written to files: no window, no display needed.
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    command = f"trainlab {args.command} {getattr(args, 'lab_command', '')}".strip()
+    try:
+        return _lab(args)
+    except UsageError as error:
+        print(f"{command}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
