@@ -15,6 +15,7 @@ reproducible), never NumPy's global state.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -53,12 +54,12 @@ def _array(w) -> np.ndarray:
     array = w if isinstance(w, np.ndarray) else getattr(w, "data", None)
     if not isinstance(array, np.ndarray):
         raise TypeError(
-            f"an initializer needs a Parameter, Tensor or ndarray, "
+            f"w must be a Parameter, Tensor or ndarray to initialize, "
             f"received {type(w).__name__}"
         )
     if not np.issubdtype(array.dtype, np.floating):
         raise TypeError(
-            f"an initializer needs a floating array, received {array.dtype}"
+            f"w must hold floating-point values, received dtype {array.dtype}"
         )
     return array
 
@@ -68,14 +69,15 @@ def fans(w) -> tuple[int, int]:
     array = _array(w)
     if array.ndim != 2:
         raise ValueError(
-            "fan-based initializers need a 2-D weight of shape (n_in, n_out), "
-            f"received an array of shape {array.shape}"
+            "w must be a 2-D weight of shape (n_in, n_out) for a fan-based "
+            f"initializer, received an array of shape {array.shape}"
         )
     return array.shape[0], array.shape[1]
 
 
 def _check_positive(name: str, value: float) -> None:
-    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not (real and math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a positive number, received {value!r}")
 
 
