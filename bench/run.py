@@ -1,0 +1,431 @@
+"""Benchmarks: trainlab side by side with PyTorch and scikit-learn, in one run.
+
+Each workload trains the same model on the same data with the same optimizer
+in every contender and reports milliseconds per training step (forward,
+backward and update), the ratio to each peer (``> 1`` means trainlab is
+faster) and trainlab's peak memory. Nothing here asserts a timing.
+
+    python bench/run.py                 # full run, writes bench/results.md
+    python bench/run.py --quick         # a few steps each: checks that it runs
+
+Every contender runs in this process's environment as it is: the
+``OPENBLAS_*`` variables of the machine are left alone, and PyTorch gets as
+many threads as the machine has cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+import trainlab as tl
+
+ROOT = Path(__file__).resolve().parent.parent
+CORES = os.cpu_count() or 1
+
+
+@dataclass
+class Row:
+    workload: str
+    times_ms: dict[str, float]
+    notes: list[str] = field(default_factory=list)
+    target: str = ""
+
+    def ratio(self, peer: str) -> float | None:
+        if peer not in self.times_ms or "trainlab" not in self.times_ms:
+            return None
+        return self.times_ms[peer] / self.times_ms["trainlab"]
+
+
+def _median_ms(step, steps: int, repeats: int, warmup: int) -> float:
+    """Median over ``repeats`` blocks of the mean time of ``steps`` calls."""
+    for index in range(warmup):
+        step(index)
+    blocks = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for index in range(steps):
+            step(index)
+        blocks.append((time.perf_counter() - start) / steps * 1e3)
+    return statistics.median(blocks)
+
+
+# --------------------------------------------------------------- contenders
+def trainlab_step(model, optimizer, X, y, batch_size, loss_fn):
+    batches = len(X) // batch_size
+
+    def step(index):
+        start = (index % batches) * batch_size
+        xb = X[start : start + batch_size]
+        yb = y[start : start + batch_size]
+        optimizer.zero_grad()
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def torch_step(model, optimizer, X, y, batch_size):
+    import torch
+
+    X = torch.from_numpy(X)
+    y = torch.from_numpy(y)
+    batches = len(X) // batch_size
+    loss_fn = torch.nn.functional.cross_entropy
+
+    def step(index):
+        start = (index % batches) * batch_size
+        optimizer.zero_grad()
+        loss = loss_fn(
+            model(X[start : start + batch_size]), y[start : start + batch_size]
+        )
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def torch_mlp(sizes, activation):
+    import torch
+
+    layers = []
+    for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        layers.append(torch.nn.Linear(n_in, n_out))
+        if index < len(sizes) - 2:
+            layers.append(torch.nn.ReLU() if activation == "relu" else torch.nn.Tanh())
+    return torch.nn.Sequential(*layers)
+
+
+def _classification_data(n, width, classes, seed, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, width)).astype(dtype)
+    y = rng.integers(0, classes, n)
+    return X, y
+
+
+def _compare(
+    name, sizes, activation, make_opt, make_torch_opt, batch_size, steps, args
+):
+
+    X, y = _classification_data(batch_size * 8, sizes[0], sizes[-1], seed=0)
+    model = tl.nn.mlp(sizes, activation=activation, rng=0)
+    optimizer = make_opt(model.parameters())
+    ours = _median_ms(
+        trainlab_step(model, optimizer, X, y, batch_size, tl.functional.cross_entropy),
+        steps,
+        args.repeats,
+        args.warmup,
+    )
+    torch_model = torch_mlp(sizes, activation)
+    theirs = _median_ms(
+        torch_step(
+            torch_model, make_torch_opt(torch_model.parameters()), X, y, batch_size
+        ),
+        steps,
+        args.repeats,
+        args.warmup,
+    )
+    return Row(name, {"trainlab": ours, "pytorch": theirs})
+
+
+def workload_lecture(args) -> Row:
+    import torch
+
+    row = _compare(
+        "1. lecture net 2-50-2, batch 10, SGD + momentum",
+        [2, 50, 2],
+        "relu",
+        lambda p: tl.optim.SGD(p, lr=0.1, momentum=0.9),
+        lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
+        batch_size=10,
+        steps=args.scale(2000),
+        args=args,
+    )
+    row.target = ">= 4x PyTorch"
+    return row
+
+
+def workload_mnist(args) -> Row:
+    import torch
+
+    row = _compare(
+        "2. MLP 784-256-256-10, batch 128, Adam, float32",
+        [784, 256, 256, 10],
+        "relu",
+        lambda p: tl.optim.Adam(p, lr=1e-3),
+        lambda p: torch.optim.Adam(p, lr=1e-3),
+        batch_size=128,
+        steps=args.scale(200),
+        args=args,
+    )
+    row.target = ">= 1.2x PyTorch"
+    return row
+
+
+def _deep_tanh_flops(width, depth, batch):
+    # forward x W (2 b n n), backward g Wᵀ and xᵀ g (4 b n n); the first layer
+    # needs no gradient with respect to the data.
+    return depth * 6 * batch * width * width - 2 * batch * width * width
+
+
+def workload_deep(args) -> Row:
+    import torch
+
+    width, depth, batch = 1024, 7, 256
+    sizes = [width] * (depth + 1)
+    row = _compare(
+        "3. 7x1024 tanh, batch 256, SGD + momentum, float32",
+        sizes,
+        "tanh",
+        lambda p: tl.optim.SGD(p, lr=0.01, momentum=0.9),
+        lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9),
+        batch_size=batch,
+        steps=args.scale(20),
+        args=args,
+    )
+    row.target = ">= 1x PyTorch, >= 85% of matmul throughput"
+
+    # The same matrix products, timed alone: the machine's ceiling for this step.
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, width), dtype=np.float32)
+    w = rng.standard_normal((width, width), dtype=np.float32)
+    g = rng.standard_normal((batch, width), dtype=np.float32)
+
+    def products(_):
+        for layer in range(depth):
+            x @ w
+            x.T @ g
+            if layer:
+                g @ w.T
+
+    matmul_ms = _median_ms(products, args.scale(20), args.repeats, args.warmup)
+    flops = _deep_tanh_flops(width, depth, batch)
+    step_gflops = flops / (row.times_ms["trainlab"] * 1e6)
+    matmul_gflops = flops / (matmul_ms * 1e6)
+    row.notes.append(
+        f"{step_gflops:.0f} GFLOP/s per step against {matmul_gflops:.0f} GFLOP/s "
+        f"for np.matmul alone: {step_gflops / matmul_gflops:.0%} of the throughput"
+    )
+
+    # Peak memory of one step against what it must hold.
+    model = tl.nn.mlp(sizes, activation="tanh", rng=0)
+    optimizer = tl.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    X, y = _classification_data(batch, width, width, seed=1)
+    step = trainlab_step(model, optimizer, X, y, batch, tl.functional.cross_entropy)
+    step(0)
+    parameters = sum(p.data.nbytes for p in model.parameters())
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    baseline = tracemalloc.get_traced_memory()[0]
+    step(0)
+    peak = tracemalloc.get_traced_memory()[1] - baseline
+    tracemalloc.stop()
+    # The step allocates the gradients and the activations; parameters and the
+    # optimizer's velocity exist before it.
+    activations = depth * 2 * batch * width * 4 + batch * width * 4
+    needed = parameters + activations
+    held = 3 * parameters
+    row.notes.append(
+        f"peak memory allocated during a step {peak / 2**20:.0f} MiB; gradients + "
+        f"activations {needed / 2**20:.0f} MiB (parameters + velocity, held "
+        f"throughout: {2 * parameters / 2**20:.0f} MiB); total peak "
+        f"{(peak + 2 * parameters) / 2**20:.0f} MiB vs "
+        f"{(held + activations) / 2**20:.0f} MiB: "
+        f"{(peak + 2 * parameters) / (held + activations):.2f}x"
+    )
+    return row
+
+
+def workload_digits(args) -> Row:
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    data = tl.data.digits(seed=0)
+    X = data.X_train.astype(np.float32)
+    y = data.y_train
+    repeats = max(args.repeats, 3)
+
+    def ours():
+        model = tl.nn.mlp([64, 100, 10], rng=0)
+        optimizer = tl.optim.Adam(model.parameters(), lr=1e-3)
+        tl.fit(
+            model,
+            tl.functional.cross_entropy,
+            optimizer,
+            X,
+            y,
+            epochs=1,
+            batch_size=64,
+            seed=0,
+            progress=False,
+        )
+
+    def theirs():
+        clf = MLPClassifier(
+            hidden_layer_sizes=(100,),
+            solver="adam",
+            batch_size=64,
+            learning_rate_init=1e-3,
+            max_iter=1,
+            alpha=0.0,
+            shuffle=True,
+            random_state=0,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(X, y)
+
+    def best_ms(fn):
+        fn()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - start) * 1e3)
+        return min(times)
+
+    row = Row(
+        "4. digits 64-100-10, Adam, batch 64, one epoch (ms per epoch)",
+        {"trainlab": best_ms(ours), "scikit-learn": best_ms(theirs)},
+        target=">= 2x MLPClassifier",
+    )
+    row.notes.append(
+        f"{len(X)} training samples, float32 in both; times include model "
+        "construction and input checks, best of "
+        f"{repeats}"
+    )
+    return row
+
+
+def workload_lab(args) -> Row:
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "trainlab.cli", "lab", "all", "--out", out],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wall = time.perf_counter() - start
+    return Row(
+        "5. `trainlab lab all`, wall time (s)",
+        {"trainlab": wall * 1e3},
+        target="<= 30 s",
+    )
+
+
+WORKLOADS = {
+    "lecture": workload_lecture,
+    "mnist": workload_mnist,
+    "deep": workload_deep,
+    "digits": workload_digits,
+    "lab": workload_lab,
+}
+
+
+def _machine() -> str:
+    import threadpoolctl
+
+    blas = [
+        f"{info.get('internal_api')} {info.get('version')} "
+        f"({info.get('threading_layer')}, {info.get('num_threads')} threads, "
+        f"{info.get('architecture')})"
+        for info in threadpoolctl.threadpool_info()
+        if info.get("user_api") == "blas"
+    ]
+    import torch
+
+    env = ", ".join(
+        f"{name}={os.environ[name]}"
+        for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+        if name in os.environ
+    )
+    return (
+        f"{platform.processor() or platform.machine()}, {CORES} cores, "
+        f"Python {platform.python_version()}, NumPy {np.__version__} "
+        f"[{'; '.join(blas)}], PyTorch {torch.__version__} "
+        f"({torch.get_num_threads()} threads)" + (f", {env}" if env else "")
+    )
+
+
+def to_markdown(rows: list[Row], machine: str) -> str:
+    lines = [
+        f"Machine: {machine}.",
+        "",
+        "| workload | trainlab | PyTorch | scikit-learn | speed-up | target |",
+        "| --- | ---: | ---: | ---: | --- | --- |",
+    ]
+    for row in rows:
+        cells = []
+        for peer in ("trainlab", "pytorch", "scikit-learn"):
+            value = row.times_ms.get(peer)
+            cells.append("—" if value is None else f"{value:.3f} ms")
+        ratios = [
+            f"{row.ratio(peer):.2f}x vs {label}"
+            for peer, label in (
+                ("pytorch", "PyTorch"),
+                ("scikit-learn", "MLPClassifier"),
+            )
+            if row.ratio(peer) is not None
+        ]
+        if row.workload.startswith("5."):
+            cells[0] = f"{row.times_ms['trainlab'] / 1e3:.1f} s"
+        lines.append(
+            f"| {row.workload} | {' | '.join(cells)} | {', '.join(ratios) or '—'} "
+            f"| {row.target} |"
+        )
+    notes = [
+        f"- {row.workload.split(' ')[0]} {note}" for row in rows for note in row.notes
+    ]
+    if notes:
+        lines += ["", *notes]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a few steps each")
+    parser.add_argument(
+        "--only", nargs="+", choices=sorted(WORKLOADS), help="run these workloads only"
+    )
+    parser.add_argument("--out", type=Path, help="Markdown table to write")
+    args = parser.parse_args(argv)
+    args.repeats = 1 if args.quick else 5
+    args.warmup = 2 if args.quick else 20
+    args.scale = (lambda n: max(2, n // 100)) if args.quick else (lambda n: n)
+
+    import torch
+
+    torch.set_num_threads(CORES)
+    names = args.only or [
+        name for name in WORKLOADS if not (args.quick and name == "lab")
+    ]
+    rows = []
+    for name in names:
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        rows.append(WORKLOADS[name](args))
+    table = to_markdown(rows, _machine())
+    print(table)
+    out = args.out or (None if args.quick else ROOT / "bench" / "results.md")
+    if out is not None:
+        out.write_text(table)
+        print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
