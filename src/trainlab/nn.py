@@ -9,6 +9,7 @@ computes ``z = x W + b`` on a batch of row vectors.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -62,6 +63,11 @@ def _check_size(name: str, value) -> int:
     return int(value)
 
 
+def _is_real(value) -> bool:
+    """A real number (Python or NumPy), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def _check_dtype(dtype) -> np.dtype:
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
@@ -88,6 +94,11 @@ class Module:
                 f"{type(self).__name__}.__init__ must call super().__init__() "
                 "before assigning attributes"
             )
+        if name in self._buffers and isinstance(value, np.ndarray):
+            # assigning a new array to a buffer keeps it a buffer
+            self._buffers[name] = value
+            object.__setattr__(self, name, value)
+            return
         for registry in (self._parameters, self._modules, self._buffers):
             registry.pop(name, None)
         if isinstance(value, Parameter):
@@ -352,9 +363,9 @@ class BatchNorm1d(Module):
     ):
         super().__init__()
         self.num_features = _check_size("num_features", num_features)
-        if not (isinstance(momentum, int | float) and 0 <= momentum <= 1):
+        if not (_is_real(momentum) and 0 <= momentum <= 1):
             raise ValueError(f"momentum must lie in [0, 1], received {momentum!r}")
-        if not (isinstance(eps, int | float) and eps > 0):
+        if not (_is_real(eps) and eps > 0):
             raise ValueError(f"eps must be positive, received {eps!r}")
         self.momentum = float(momentum)
         self.eps = float(eps)
@@ -404,7 +415,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, rng=None, inverted: bool = True):
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p < 1:
+        if not (_is_real(p) and 0 <= p < 1):
             raise ValueError(f"Dropout p must lie in [0, 1), received {p!r}")
         self.p = float(p)
         self.inverted = bool(inverted)
@@ -454,7 +465,7 @@ def mlp(
         raise ValueError(
             f"activation must be one of {sorted(_ACTIVATIONS)}, received {activation!r}"
         )
-    if not (isinstance(dropout, int | float) and 0 <= dropout < 1):
+    if not (_is_real(dropout) and 0 <= dropout < 1):
         raise ValueError(f"dropout must lie in [0, 1), received {dropout!r}")
     generator = init_.as_generator(rng)
     act_class, hidden_init = _ACTIVATIONS[activation]
