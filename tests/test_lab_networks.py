@@ -1,0 +1,166 @@
+"""The lab's network experiments (8–15): each finding asserted at a reduced size.
+
+Every experiment runs once per module (fixtures), small enough that the whole
+file stays short; the assertions are the lecture's claims, measured.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from trainlab import init as tl_init
+from trainlab.lab import gradient_noise, init_depth
+from trainlab.lab.common import Experiment
+
+MODULES = [init_depth, gradient_noise]
+
+
+def _check_figure(figure) -> None:
+    """A titled figure whose every plotting axes has labels, and a legend."""
+    assert isinstance(figure, Figure)
+    assert figure.get_suptitle()
+    axes = [ax for ax in figure.get_axes() if ax.has_data()]
+    assert axes
+    for ax in axes:
+        assert ax.get_xlabel() and ax.get_ylabel(), ax.get_title()
+    assert any(ax.get_legend() is not None for ax in axes) or figure.legends
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__.split(".")[-1])
+def test_experiment_contract(module):
+    experiment = module.EXPERIMENT
+    assert isinstance(experiment, Experiment)
+    assert experiment.claim and experiment.formula and experiment.description
+    signature = inspect.signature(experiment.run)
+    keywords = {name for name in signature.parameters if name != "seed"}
+    assert keywords == set(experiment.defaults)
+    assert signature.parameters["seed"].default == 0
+    for name, value in experiment.defaults.items():
+        assert signature.parameters[name].default == value, name
+
+
+# ---------------------------------------------------------------- init-depth
+@pytest.fixture(scope="module")
+def depth_result():
+    return init_depth.run(width=256, n_samples=500)
+
+
+def test_init_depth_small_sigma_collapses(depth_result):
+    row = depth_result.tanh_labels.index("σ = 0.01")
+    assert depth_result.tanh_std[row, 6] < 1e-3
+    # and it shrinks at every layer
+    assert np.all(np.diff(depth_result.tanh_std[row]) < 0)
+
+
+def test_init_depth_large_sigma_saturates(depth_result):
+    row = depth_result.tanh_labels.index("σ = 1")
+    assert depth_result.tanh_saturated[row, 2] > 0.8
+
+
+def test_init_depth_xavier_is_stable(depth_result):
+    row = depth_result.tanh_labels.index("Xavier")
+    assert np.all(depth_result.tanh_std[row] > 0.2)
+    assert np.all(depth_result.tanh_std[row] < 0.8)
+    assert np.all(depth_result.tanh_saturated[row] < 0.05)
+
+
+def test_init_depth_he_multiplier(depth_result):
+    forward = depth_result.relu_preactivation_var
+    backward = depth_result.relu_gradient_var
+    pairs = zip(forward, backward, strict=True)
+    by_mult = dict(zip(depth_result.mults, pairs, strict=True))
+    he_forward, he_backward = by_mult[1.0]
+    assert 0.67 < he_forward[-1] / he_forward[0] < 1.5
+    assert 0.67 < he_backward[0] / he_backward[-1] < 1.5
+    # mult = 2 doubles the variance at each layer, mult = 0.5 halves it
+    assert by_mult[2.0][0][-1] / by_mult[2.0][0][0] > 16
+    assert by_mult[0.5][0][-1] / by_mult[0.5][0][0] < 1 / 16
+    assert by_mult[2.0][1][0] / by_mult[2.0][1][-1] > 16
+    assert by_mult[0.5][1][0] / by_mult[0.5][1][-1] < 1 / 16
+
+
+def test_init_depth_histograms_share_bins(depth_result):
+    assert depth_result.bin_edges[0] == -1 and depth_result.bin_edges[-1] == 1
+    np.testing.assert_allclose(depth_result.tanh_histograms.sum(axis=2), 1.0)
+
+
+def test_init_depth_rescaled_draws_equal_library_initializers():
+    """σ · base is what xavier_normal_ and he_normal_ draw from the same seed."""
+    base = init_depth._base_weights(64, 2, seed=3)
+    seed = int(np.random.SeedSequence(3).generate_state(2)[1])
+    xavier = tl_init.xavier_normal_(np.empty((64, 64), np.float32), rng=seed)
+    np.testing.assert_allclose(base[1] * init_depth.xavier_std(64, 64), xavier)
+    he = tl_init.he_normal_(np.empty((64, 64), np.float32), mult=2.0, rng=seed)
+    np.testing.assert_allclose(base[1] * init_depth.he_std(64, 2.0), he, rtol=1e-6)
+
+
+def test_init_depth_figure_and_findings(depth_result):
+    found = init_depth.findings(depth_result)
+    assert found["tanh σ = 0.01: std at layer 7"] < 1e-3
+    assert all(math.isfinite(v) for v in found.values())
+    _check_figure(init_depth.plot(depth_result))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"width": 0}, "width must be a positive int, received 0"),
+        ({"sigmas": (0.1, -1.0)}, "sigmas must be positive"),
+        ({"mults": ()}, "mults must be positive"),
+        ({"bins": 1}, "bins must be an int >= 2"),
+    ],
+)
+def test_init_depth_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        init_depth.run(**{"width": 8, "n_samples": 4, **kwargs})
+
+
+# ------------------------------------------------------------ gradient-noise
+@pytest.fixture(scope="module")
+def noise_result():
+    return gradient_noise.run(n=500, batch_sizes=(1, 4, 16, 32, 250), draws=400)
+
+
+def test_gradient_variance_follows_the_exact_law(noise_result):
+    ratio = noise_result.variance / noise_result.exact_law
+    assert np.all(np.abs(ratio - 1) < 0.2)
+
+
+def test_gradient_variance_falls_as_one_over_batch_size(noise_result):
+    small = noise_result.batch_sizes <= 32
+    ratio = noise_result.variance[small] / noise_result.inverse_law[small]
+    assert np.all(np.abs(ratio - 1) < 0.2)
+    slope = gradient_noise._slope(noise_result, small)
+    assert -1.2 < slope < -0.8
+    # without replacement, |B| = N/2 has half the 1/|B| variance
+    assert noise_result.variance[-1] / noise_result.inverse_law[-1] < 0.7
+
+
+def test_minibatch_gradient_is_unbiased(noise_result):
+    # squared distance of the mean of 400 draws from ∇L is of order variance/400
+    expected = noise_result.variance / noise_result.draws
+    assert np.all(noise_result.bias_sq < 5 * expected)
+
+
+def test_gradient_noise_figure_and_findings(noise_result):
+    found = gradient_noise.findings(noise_result)
+    assert found["max |measured / exact law − 1|"] < 0.2
+    _check_figure(gradient_noise.plot(noise_result))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"batch_sizes": (0, 2)}, r"batch_sizes must be ints in \[1, n\)"),
+        ({"batch_sizes": (1, 50)}, r"batch_sizes must be ints in \[1, n\)"),
+        ({"draws": 1}, "draws must be an int >= 2"),
+    ],
+)
+def test_gradient_noise_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        gradient_noise.run(**{"n": 50, "batch_sizes": (1, 2), **kwargs})
