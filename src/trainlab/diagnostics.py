@@ -157,14 +157,15 @@ def gradient_error(
             numeric = np.zeros_like(value.data)
             for entry in np.ndindex(value.shape):
                 original = value.data[entry]
+                try:
+                    value.data[entry] = original + eps
+                    plus = _scalar_output(fn, inputs, weights).item()
 
-                value.data[entry] = original + eps
-                plus = _scalar_output(fn, inputs, weights).item()
+                    value.data[entry] = original - eps
+                    minus = _scalar_output(fn, inputs, weights).item()
+                finally:
+                    value.data[entry] = original
 
-                value.data[entry] = original - eps
-                minus = _scalar_output(fn, inputs, weights).item()
-
-                value.data[entry] = original
                 numeric[entry] = (plus - minus) / (2 * eps)
             comparisons.append(GradientComparison(index, analytic[index], numeric))
 
