@@ -14,10 +14,10 @@ import pytest
 from matplotlib.figure import Figure
 
 from trainlab import init as tl_init
-from trainlab.lab import gradient_noise, init_depth
+from trainlab.lab import gradient_noise, init_depth, symmetry
 from trainlab.lab.common import Experiment
 
-MODULES = [init_depth, gradient_noise]
+MODULES = [init_depth, symmetry, gradient_noise]
 
 
 def _check_figure(figure) -> None:
@@ -118,6 +118,53 @@ def test_init_depth_figure_and_findings(depth_result):
 def test_init_depth_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         init_depth.run(**{"width": 8, "n_samples": 4, **kwargs})
+
+
+# ------------------------------------------------------------------ symmetry
+@pytest.fixture(scope="module")
+def symmetry_result():
+    return symmetry.run(hidden=8, n=100, epochs=10)
+
+
+def test_zero_init_does_not_learn(symmetry_result):
+    zeros = symmetry_result.starts.index("zeros")
+    assert symmetry_result.max_abs_weight[zeros] == 0.0
+    # only the output bias moves: the loss never beats a constant guess
+    assert symmetry_result.train_loss[zeros].min() >= math.log(2) - 1e-6
+    assert symmetry_result.train_accuracy[zeros] <= 0.55
+
+
+def test_constant_init_does_not_diversify(symmetry_result):
+    constant = symmetry_result.starts.index("constant")
+    assert np.all(symmetry_result.spread[constant] < 1e-6)
+    # it does learn, as one unit would
+    loss = symmetry_result.train_loss[constant]
+    assert loss[-1] < loss[0] - 0.05
+
+
+def test_random_init_diversifies_and_learns_best(symmetry_result):
+    random = symmetry_result.starts.index("random")
+    assert symmetry_result.spread[random, -1] > 0.1
+    assert np.argmin(symmetry_result.train_loss[:, -1]) == random
+    assert symmetry_result.train_accuracy[random] > 0.85
+
+
+def test_symmetry_figure_and_findings(symmetry_result):
+    found = symmetry.findings(symmetry_result)
+    assert found["zeros: max |weight| after training"] == 0.0
+    _check_figure(symmetry.plot(symmetry_result))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"hidden": 1}, "hidden must be an int >= 2"),
+        ({"value": 0.0}, "value .* must be a non-zero number"),
+    ],
+)
+def test_symmetry_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        symmetry.run(**{"n": 20, "epochs": 1, **kwargs})
 
 
 # ------------------------------------------------------------ gradient-noise

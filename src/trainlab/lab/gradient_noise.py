@@ -164,6 +164,7 @@ def findings(result: GradientNoiseResult) -> dict:
 def plot(result: GradientNoiseResult):
     """Log-log variance against |B|; scatter of minibatch gradients."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     figure = Figure(figsize=(12, 5.4))
     figure.subplots_adjust(left=0.07, right=0.98, bottom=0.1, top=0.81, wspace=0.22)
@@ -187,6 +188,10 @@ def plot(result: GradientNoiseResult):
     law_ax.loglog(
         sizes, result.variance, "o", color=PALETTE[0], label="measured E‖∇L_B − ∇L‖²"
     )
+    # Plain-text tick labels: mathtext ones cost a parse per label.
+    for axis in (law_ax.xaxis, law_ax.yaxis):
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(NullFormatter())
     law_ax.set_xlabel("minibatch size |B| (samples)")
     law_ax.set_ylabel("E‖∇L_B − ∇L‖² ((nats per unit of θ)², summed over θ)")
     law_ax.set_title(

@@ -221,6 +221,7 @@ def _legend_label(label: str) -> str:
 def plot(result: InitDepthResult):
     """Per-layer histograms for tanh; variance per layer for ReLU, log scale."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     variants = len(result.tanh_labels)
     depth = result.depth
@@ -293,6 +294,9 @@ def plot(result: InitDepthResult):
     backward_ax.set_ylabel("Var ∂L/∂z⁽ᵏ⁾ (unitless)")
     for ax in (forward_ax, backward_ax):
         ax.set_yscale("log", base=2)
+        # Plain-text tick labels: mathtext ones cost a parse per label.
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("layer k")
         ax.set_xticks(layers)
         ax.grid(True, alpha=0.3)
