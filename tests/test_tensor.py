@@ -306,6 +306,17 @@ def test_accumulation_matches_torch():
     np.testing.assert_allclose(x.grad, reference.grad.numpy(), rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("order", ["inner_first", "inner_last"])
+def test_diamond_graph_sends_complete_gradients(order):
+    # y = b + exp(b) with b = 2x: b's backward must wait for exp's gradient
+    x = tl.tensor(np.array([0.1, -0.3]), requires_grad=True)
+    b = x * 2.0
+    a = b.exp()
+    y = (b + a) if order == "inner_first" else (a + b)
+    (y * 1.0).sum().backward()
+    np.testing.assert_allclose(x.grad, 2 + 2 * np.exp(2 * x.data), rtol=1e-14)
+
+
 def test_shared_gradient_array_is_not_aliased_between_leaves():
     a = tl.tensor(np.ones(3), requires_grad=True)
     b = tl.tensor(np.ones(3), requires_grad=True)

@@ -195,29 +195,27 @@ class Tensor:
                     f"received shape {seed.shape}"
                 )
 
-        pending = {id(self): seed}
+        # Tensors hash by identity (no __eq__), so they key the dicts directly.
+        pending = {self: seed}
         stored: set[int] = set()
         for node in _reverse_topological(self):
-            grad = pending.pop(id(node), None)
-            if grad is None:
-                # No gradient reached this node; still release its graph.
-                if not retain_graph and node._backward is not None:
-                    node._parents = ()
-                    node._backward = _released_backward
+            grad = pending.pop(node, None)
+            backward = node._backward
+            if backward is None:
+                if grad is not None:
+                    _accumulate(node, grad, stored)
                 continue
-            if node._backward is None:
-                _accumulate(node, grad, stored)
-                continue
-            input_grads = node._backward(grad)
-            for parent, parent_grad in zip(node._parents, input_grads, strict=True):
-                if parent_grad is None or not parent.requires_grad:
-                    continue
-                key = id(parent)
-                if key in pending:
-                    pending[key] = pending[key] + parent_grad
-                else:
-                    pending[key] = parent_grad
+            if grad is not None:
+                input_grads = backward(grad)
+                for parent, parent_grad in zip(node._parents, input_grads, strict=True):
+                    if parent_grad is None or not parent.requires_grad:
+                        continue
+                    if parent in pending:
+                        pending[parent] = pending[parent] + parent_grad
+                    else:
+                        pending[parent] = parent_grad
             if not retain_graph:
+                # release the graph, even where no gradient reached the node
                 node._parents = ()
                 node._backward = _released_backward
 
@@ -500,21 +498,26 @@ def _accumulate(leaf: Tensor, grad: np.ndarray, stored: set[int]) -> None:
 
 
 def _reverse_topological(root: Tensor) -> list[Tensor]:
-    """Nodes reachable from ``root`` that need a gradient, outputs first."""
+    """Nodes reachable from ``root`` that need a gradient, outputs first.
+
+    Depth-first: a node is listed once all of its inputs have been; reversed,
+    every node comes before its inputs, so its gradient is complete when
+    its backward runs.
+    """
     order: list[Tensor] = []
-    visited: set[int] = set()
+    visited: set[Tensor] = set()
     stack: list[tuple[Tensor, bool]] = [(root, False)]
     while stack:
         node, expanded = stack.pop()
         if expanded:
             order.append(node)
             continue
-        if id(node) in visited:
+        if node in visited:
             continue
-        visited.add(id(node))
+        visited.add(node)
         stack.append((node, True))
         for parent in node._parents:
-            if parent.requires_grad and id(parent) not in visited:
+            if parent.requires_grad and parent not in visited:
                 stack.append((parent, False))
     order.reverse()
     return order
