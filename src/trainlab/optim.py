@@ -1,0 +1,673 @@
+"""Optimizers: the lecture's update rules, one equation per line.
+
+Notation (the lecture's): θ the parameters, ∇ = ∇_θ L the gradient of the
+loss at the point where it is evaluated, η the learning rate (``lr``), μ the
+momentum, v the velocity or first moment, g the accumulated or averaged
+squared gradient, β the averaging factors, ε the numerical safeguard, λ the
+weight decay.
+
+Every optimizer works on a list of :class:`~trainlab.nn.Parameter` and keeps
+its per-parameter state as plain arrays in lists aligned with that list
+(``opt.velocity[i]`` belongs to ``opt.params[i]``). Hyperparameters are checked
+once, at construction; ``lr`` may be changed at any time (a schedule does it
+between steps) and is read at every step.
+
+Two pieces are shared by all optimizers rather than repeated in each:
+
+* weight decay (:meth:`Optimizer._gradient`): the lecture's penalty
+  ``λ Σ_k ‖W^(k)‖²_F`` adds ``2λW`` to the gradient of every parameter whose
+  ``decay`` flag is true (weights); biases and batch-norm γ, β have
+  ``decay=False`` and are left alone unless the user sets the flag. PyTorch's
+  ``weight_decay`` adds ``λθ`` instead, so ``weight_decay=λ`` here is PyTorch's
+  ``weight_decay=2λ`` on the weights' parameter group;
+* the ε placement (:meth:`Optimizer._root`): the lecture divides by
+  ``√(g + ε)``, PyTorch by ``√g + ε``. The default is PyTorch's placement,
+  ``eps_inside_sqrt=False``, so that paths can be checked against PyTorch and
+  the default ε values keep their usual meaning; ``eps_inside_sqrt=True`` gives
+  the lecture's formula (ε inside the root weighs like √ε outside it: pick a
+  smaller ε, e.g. ε² of the outside value, for the same effect).
+
+Gradient-norm clipping (:func:`clip_grad_norm`) is a separate function, called
+between ``backward()`` and ``step()``; it is not part of the lecture.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+from trainlab.nn import Parameter
+
+__all__ = [
+    "Optimizer",
+    "SGD",
+    "Adagrad",
+    "RMSprop",
+    "Adam",
+    "AdamW",
+    "weight_penalty",
+    "clip_grad_norm",
+]
+
+
+# ---------------------------------------------------------------- validation
+def _check_real(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, received {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, received {value!r}")
+    return value
+
+
+def _check_non_negative(name: str, value) -> float:
+    number = _check_real(name, value)
+    if number < 0:
+        raise ValueError(f"{name} must be >= 0, received {value!r}")
+    return number
+
+
+def _check_fraction(name: str, value) -> float:
+    """A factor in [0, 1): momentum, β, β1, β2."""
+    number = _check_real(name, value)
+    if not 0 <= number < 1:
+        raise ValueError(f"{name} must lie in [0, 1), received {value!r}")
+    return number
+
+
+def _check_bool(name: str, value) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, received {value!r}")
+    return bool(value)
+
+
+def _check_params(params) -> list[Parameter]:
+    if isinstance(params, Parameter):
+        raise TypeError(
+            "params must be an iterable of Parameters, received a single "
+            "Parameter; wrap it in a list"
+        )
+    if not isinstance(params, Iterable):
+        raise TypeError(
+            "params must be an iterable of Parameters, "
+            f"received {type(params).__name__}"
+        )
+    params = list(params)
+    if not params:
+        raise ValueError("params must hold at least one Parameter, received none")
+    first_seen: dict[int, int] = {}
+    for index, param in enumerate(params):
+        if not isinstance(param, Parameter):
+            raise TypeError(
+                f"params[{index}] must be a trainlab.nn.Parameter, "
+                f"received {type(param).__name__}"
+            )
+        if id(param) in first_seen:
+            raise ValueError(
+                f"params[{index}] is the same Parameter as "
+                f"params[{first_seen[id(param)]}]; give each parameter once"
+            )
+        first_seen[id(param)] = index
+    return params
+
+
+# ---------------------------------------------------------------- base class
+class Optimizer(ABC):
+    """Common machinery: parameters, state, ``lr``, weight decay, ε placement.
+
+    A subclass lists the names of its per-parameter state in
+    ``state_names`` (each becomes an attribute: a list of arrays, one per
+    parameter, zero at the start) and implements ``_update(index, param,
+    grad, lr)``, which changes ``param`` (the parameter's array) in place.
+
+    ``step()`` reads ``lr`` once, increments ``step_count`` (the t of Adam's
+    bias correction) and updates every parameter that has a gradient; a
+    parameter whose ``grad`` is ``None`` is skipped and its state untouched.
+    The gradient arrays are only read, never modified.
+    """
+
+    state_names: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        params,
+        lr,
+        weight_decay=0.0,
+        eps=0.0,
+        eps_inside_sqrt=False,
+    ):
+        self.params = _check_params(params)
+        self.lr = lr
+        self.weight_decay = _check_non_negative("weight_decay", weight_decay)
+        self.eps = _check_non_negative("eps", eps)
+        self.eps_inside_sqrt = _check_bool("eps_inside_sqrt", eps_inside_sqrt)
+        self.step_count = 0
+        for name in self.state_names:
+            setattr(self, name, [np.zeros_like(p.data) for p in self.params])
+        # Scratch space for the intermediate quantities of one update.
+        self._work = [np.empty_like(p.data) for p in self.params]
+        self._decayed_grad: list[np.ndarray | None] = [None] * len(self.params)
+
+    # --------------------------------------------------------------------- lr
+    @property
+    def lr(self) -> float:
+        """The learning rate η used by the next ``step()``."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value) -> None:
+        self._lr = _check_non_negative("lr", value)
+
+    # ------------------------------------------------------------ the step
+    def zero_grad(self) -> None:
+        """Forget the gradients: every parameter's ``grad`` becomes ``None``."""
+        for param in self.params:
+            param.grad = None
+
+    def step(self) -> None:
+        """Apply one update to every parameter that has a gradient."""
+        lr = self._lr
+        self.step_count += 1
+        for index, param in enumerate(self.params):
+            if param.grad is None:
+                continue
+            self._update(index, param.data, self._gradient(index), lr)
+
+    @abstractmethod
+    def _update(self, index: int, param: np.ndarray, grad: np.ndarray, lr: float):
+        """Update ``param`` in place from ``grad`` (already including decay)."""
+
+    def _gradient(self, index: int) -> np.ndarray:
+        """∇_W L_R = ∇_W L_B + 2λW for a decayed parameter, else ∇ unchanged.
+
+        The sum is written into a buffer owned by the optimizer, so the
+        parameter's ``grad`` is never modified.
+        """
+        param = self.params[index]
+        grad = self._loss_gradient(index)
+        if self.weight_decay == 0 or not param.decay:
+            return grad
+        if self._decayed_grad[index] is None:
+            self._decayed_grad[index] = np.empty_like(param.data)
+        decayed_grad = self._decayed_grad[index]
+
+        np.multiply(2 * self.weight_decay, param.data, out=decayed_grad)
+        return np.add(grad, decayed_grad, out=decayed_grad)
+
+    def _loss_gradient(self, index: int) -> np.ndarray:
+        """∇_W L_B, the parameter's ``grad``, after checking its shape."""
+        param = self.params[index]
+        if param.grad.shape != param.shape:
+            raise ValueError(
+                f"params[{index}].grad must have the parameter's shape "
+                f"{param.shape}, received shape {param.grad.shape}"
+            )
+        return param.grad
+
+    def _root(self, sq: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """The denominator √g + ε (PyTorch, default) or √(g + ε) (lecture)."""
+        if self.eps_inside_sqrt:
+            np.add(sq, self.eps, out=out)
+            return np.sqrt(out, out=out)
+        np.sqrt(sq, out=out)
+        return np.add(out, self.eps, out=out)
+
+    def theta(self) -> list[np.ndarray]:
+        """The point θ of the lecture's formulas, one array per parameter.
+
+        It is the parameters themselves (copies) except for Nesterov momentum,
+        where the model holds the look-ahead point (see :class:`SGD`).
+        """
+        return [param.data.copy() for param in self.params]
+
+    # ------------------------------------------------------------------ state
+    def _hyperparameters(self) -> dict:
+        """The fixed hyperparameters, as plain Python numbers and booleans."""
+        return {
+            "weight_decay": self.weight_decay,
+            "eps": self.eps,
+            "eps_inside_sqrt": self.eps_inside_sqrt,
+        }
+
+    def state_dict(self) -> dict:
+        """A plain dict: scalars (JSON-friendly) and copies of the state arrays.
+
+        Keys: ``"type"`` (class name), ``"lr"``, ``"step_count"``, the fixed
+        hyperparameters, and ``"<state name>.<parameter index>"`` for every
+        state array (e.g. ``"velocity.0"``, ``"first_moment.3"``).
+        """
+        state = {
+            "type": type(self).__name__,
+            "lr": self._lr,
+            "step_count": self.step_count,
+            **self._hyperparameters(),
+        }
+        for name in self.state_names:
+            for index, array in enumerate(getattr(self, name)):
+                state[f"{name}.{index}"] = array.copy()
+        return state
+
+    def load_state_dict(self, state: Mapping) -> None:
+        """Restore ``lr``, ``step_count`` and the state arrays from ``state``.
+
+        Everything is checked before anything is written: the class, the
+        fixed hyperparameters (they must equal this optimizer's), the keys and
+        every array's shape. A mismatch raises ``ValueError`` naming it and
+        leaves the optimizer unchanged.
+        """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a dict, received {type(state).__name__}")
+        expected = self.state_dict()
+        problems = []
+        missing = sorted(set(expected) - set(state))
+        extra = sorted(set(state) - set(expected))
+        if missing:
+            problems.append(f"missing entries {missing}")
+        if extra:
+            problems.append(f"unexpected entries {extra}")
+        if "type" in state and state["type"] != expected["type"]:
+            problems.append(
+                f"entry 'type' is {state['type']!r}, this optimizer is "
+                f"{expected['type']!r}"
+            )
+        for name, value in self._hyperparameters().items():
+            if name in state and state[name] != value:
+                problems.append(
+                    f"entry {name!r} is {state[name]!r}, this optimizer has "
+                    f"{name}={value!r}"
+                )
+        arrays = {}
+        for key in sorted(set(expected) & set(state)):
+            if not isinstance(expected[key], np.ndarray):
+                continue
+            array = np.asarray(state[key])
+            if array.shape != expected[key].shape:
+                problems.append(
+                    f"entry {key!r} has shape {array.shape}, "
+                    f"expected {expected[key].shape}"
+                )
+            elif not np.issubdtype(array.dtype, np.number):
+                problems.append(f"entry {key!r} has non-numeric dtype {array.dtype}")
+            arrays[key] = array
+        lr = state.get("lr", self._lr)
+        step_count = state.get("step_count", self.step_count)
+        try:
+            lr = _check_non_negative("lr", lr)
+        except (TypeError, ValueError) as error:
+            problems.append(f"entry 'lr': {error}")
+        if isinstance(step_count, bool) or not isinstance(step_count, numbers.Integral):
+            problems.append(
+                f"entry 'step_count' must be an int, received {step_count!r}"
+            )
+        elif step_count < 0:
+            problems.append(f"entry 'step_count' must be >= 0, received {step_count}")
+        if problems:
+            raise ValueError("load_state_dict: " + "; ".join(problems))
+
+        self._lr = lr
+        self.step_count = int(step_count)
+        for key, array in arrays.items():
+            name, index = key.rsplit(".", 1)
+            np.copyto(getattr(self, name)[int(index)], array, casting="unsafe")
+
+    def __repr__(self) -> str:
+        settings = {"lr": self._lr, **self._hyperparameters()}
+        body = ", ".join(f"{name}={value!r}" for name, value in settings.items())
+        return f"{type(self).__name__}({body}, params={len(self.params)})"
+
+
+# ----------------------------------------------------------------------- SGD
+class SGD(Optimizer):
+    """Gradient descent, with the lecture's momentum or Nesterov momentum.
+
+    Plain (``momentum=0``)::
+
+        θ_{t+1} = θ_t − η ∇L(θ_t)
+
+    Momentum (``momentum=μ > 0``), the lecture's form, ``v_0 = 0``::
+
+        v_{t+1} = μ v_t − η ∇L(θ_t)
+        θ_{t+1} = θ_t + v_{t+1}
+
+    η is read at every step, so a schedule changes it exactly where this
+    formula says. PyTorch keeps ``b_{t+1} = μ b_t + ∇`` and steps
+    ``θ_{t+1} = θ_t − η b_{t+1}``: with a constant η the two are the same path
+    (v = −η b); when η changes, PyTorch rescales the whole past velocity by
+    the new η and the paths differ.
+
+    Nesterov (``nesterov=True``), the lecture's form, gradient at the
+    look-ahead point θ_t + μ v_t::
+
+        v_{t+1} = μ v_t − η ∇L(θ_t + μ v_t)
+        θ_{t+1} = θ_t + v_{t+1}
+
+    The model holds the look-ahead point φ_t = θ_t + μ v_t, so ``backward()``
+    evaluates the gradient where the formula wants it. Substituting
+    θ_t = φ_t − μ v_t::
+
+        φ_{t+1} = θ_{t+1} + μ v_{t+1}
+                = φ_t − μ v_t + v_{t+1} + μ v_{t+1}
+                = φ_t − η ∇L(φ_t) + μ v_{t+1}        (v_{t+1} − μ v_t = −η ∇)
+
+    which is PyTorch's ``nesterov=True`` update (at constant η). θ itself is
+    ``opt.theta()`` = φ − μ v. Weight decay adds 2λφ, the penalty's gradient
+    at the point where the loss gradient is taken.
+
+    Parameters
+    ----------
+    params : iterable of Parameter
+    lr : float
+        η ≥ 0, in parameter units per gradient unit.
+    momentum : float
+        μ in [0, 1).
+    nesterov : bool
+        Gradient at the look-ahead point; needs ``momentum > 0``.
+    weight_decay : float
+        λ ≥ 0 of the penalty λ Σ ‖W‖²_F (adds 2λW on ``decay=True`` params).
+
+    State: ``velocity`` (v, one array per parameter) when ``momentum > 0``.
+    """
+
+    def __init__(self, params, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
+        self.momentum = _check_fraction("momentum", momentum)
+        self.nesterov = _check_bool("nesterov", nesterov)
+        if self.nesterov and self.momentum == 0:
+            raise ValueError(
+                f"nesterov=True needs momentum > 0, received momentum={momentum!r}"
+            )
+        self.state_names = ("velocity",) if self.momentum > 0 else ()
+        super().__init__(params, lr, weight_decay=weight_decay)
+
+    def _hyperparameters(self) -> dict:
+        return {
+            "momentum": self.momentum,
+            "nesterov": self.nesterov,
+            "weight_decay": self.weight_decay,
+        }
+
+    def _update(self, index, param, grad, lr):
+        work = self._work[index]
+        if self.momentum == 0:
+            # θ_{t+1} = θ_t − η ∇
+            param -= np.multiply(lr, grad, out=work)
+            return
+        velocity = self.velocity[index]
+        momentum = self.momentum
+        scaled_grad = np.multiply(lr, grad, out=work)
+
+        # v_{t+1} = μ v_t − η ∇
+        velocity *= momentum
+        velocity -= scaled_grad
+
+        if not self.nesterov:
+            # θ_{t+1} = θ_t + v_{t+1}
+            param += velocity
+            return
+
+        # φ_{t+1} = φ_t − η ∇L(φ_t) + μ v_{t+1}
+        param -= scaled_grad
+        param += np.multiply(momentum, velocity, out=work)
+
+    def theta(self) -> list[np.ndarray]:
+        """θ = φ − μ v for Nesterov (the model holds φ); copies otherwise."""
+        if not self.nesterov:
+            return super().theta()
+        return [
+            param.data - self.momentum * velocity
+            for param, velocity in zip(self.params, self.velocity, strict=True)
+        ]
+
+
+# ------------------------------------------------------------------- Adagrad
+class Adagrad(Optimizer):
+    """Adagrad: each coordinate divided by the root of its squared-gradient sum.
+
+    With ``g_0 = 0``::
+
+        g_{t+1} = g_t + ∇ ⊙ ∇
+        θ_{t+1} = θ_t − η ∇ / (√g_{t+1} + ε)      (default, as PyTorch)
+        θ_{t+1} = θ_t − η ∇ / √(g_{t+1} + ε)      (eps_inside_sqrt=True, lecture)
+
+    Matches PyTorch's ``Adagrad`` with its defaults
+    ``initial_accumulator_value=0`` and ``lr_decay=0`` (a decaying η is a
+    schedule's job here).
+
+    Parameters: ``lr`` η ≥ 0; ``eps`` ε ≥ 0; ``weight_decay`` λ ≥ 0 (adds 2λW
+    on ``decay=True`` params); ``eps_inside_sqrt`` the ε placement.
+    State: ``sq_sum`` (g).
+    """
+
+    state_names = ("sq_sum",)
+
+    def __init__(
+        self, params, lr=0.01, eps=1e-10, weight_decay=0.0, eps_inside_sqrt=False
+    ):
+        super().__init__(params, lr, weight_decay, eps, eps_inside_sqrt)
+
+    def _update(self, index, param, grad, lr):
+        sq_sum = self.sq_sum[index]
+        work = self._work[index]
+
+        # g_{t+1} = g_t + ∇ ⊙ ∇
+        sq_sum += np.square(grad, out=work)
+
+        # θ_{t+1} = θ_t − η ∇ / (√g_{t+1} + ε)
+        denominator = self._root(sq_sum, out=work)
+        step = np.divide(grad, denominator, out=work)
+        step *= lr
+        param -= step
+
+
+# ------------------------------------------------------------------- RMSprop
+class RMSprop(Optimizer):
+    """RMSprop: Adagrad with an exponentially weighted average of ∇ ⊙ ∇.
+
+    With ``g_0 = 0``::
+
+        g_{t+1} = β g_t + (1 − β) ∇ ⊙ ∇
+        θ_{t+1} = θ_t − η ∇ / (√g_{t+1} + ε)      (default, as PyTorch)
+        θ_{t+1} = θ_t − η ∇ / √(g_{t+1} + ε)      (eps_inside_sqrt=True, lecture)
+
+    PyTorch calls β ``alpha``; this is its ``RMSprop`` without momentum and
+    not centered.
+
+    Parameters: ``lr`` η ≥ 0; ``beta`` β in [0, 1); ``eps`` ε ≥ 0;
+    ``weight_decay`` λ ≥ 0 (adds 2λW on ``decay=True`` params);
+    ``eps_inside_sqrt`` the ε placement. State: ``sq_avg`` (g).
+    """
+
+    state_names = ("sq_avg",)
+
+    def __init__(
+        self,
+        params,
+        lr=0.01,
+        beta=0.99,
+        eps=1e-8,
+        weight_decay=0.0,
+        eps_inside_sqrt=False,
+    ):
+        self.beta = _check_fraction("beta", beta)
+        super().__init__(params, lr, weight_decay, eps, eps_inside_sqrt)
+
+    def _hyperparameters(self) -> dict:
+        return {"beta": self.beta, **super()._hyperparameters()}
+
+    def _update(self, index, param, grad, lr):
+        beta = self.beta
+        sq_avg = self.sq_avg[index]
+        work = self._work[index]
+
+        # g_{t+1} = β g_t + (1 − β) ∇ ⊙ ∇
+        sq_avg *= beta
+        sq_avg += np.multiply(1 - beta, np.square(grad, out=work), out=work)
+
+        # θ_{t+1} = θ_t − η ∇ / (√g_{t+1} + ε)
+        denominator = self._root(sq_avg, out=work)
+        step = np.divide(grad, denominator, out=work)
+        step *= lr
+        param -= step
+
+
+# ---------------------------------------------------------------------- Adam
+class Adam(Optimizer):
+    """Adam: RMSprop plus momentum plus bias correction.
+
+    With ``v_0 = 0``, ``g_0 = 0`` and t the number of steps taken, this one
+    included (t = 1 at the first step)::
+
+        v_{t+1} = β1 v_t + (1 − β1) ∇                 (first_moment)
+        g_{t+1} = β2 g_t + (1 − β2) ∇ ⊙ ∇             (second_moment)
+        ṽ_{t+1} = v_{t+1} / (1 − β1^t)
+        g̃_{t+1} = g_{t+1} / (1 − β2^t)
+        θ_{t+1} = θ_t − η ṽ_{t+1} / (√g̃_{t+1} + ε)    (default, as PyTorch)
+        θ_{t+1} = θ_t − η ṽ_{t+1} / √(g̃_{t+1} + ε)    (eps_inside_sqrt=True)
+
+    At the first step ṽ = ∇ and g̃ = ∇ ⊙ ∇, so (with ε negligible) every
+    coordinate moves by exactly η, whatever the gradient's scale.
+
+    t is ``step_count``, counted per optimizer step: a parameter skipped on
+    some steps (no gradient) still counts them, where PyTorch counts per
+    parameter.
+
+    Parameters: ``lr`` η ≥ 0; ``betas`` (β1, β2), each in [0, 1); ``eps``
+    ε ≥ 0; ``weight_decay`` λ ≥ 0 of the lecture's penalty (adds 2λW to the
+    gradient on ``decay=True`` params, like PyTorch's ``Adam(weight_decay=2λ)``;
+    for decoupled decay use :class:`AdamW`); ``eps_inside_sqrt`` the ε
+    placement. State: ``first_moment`` (v) and ``second_moment`` (g).
+    """
+
+    state_names = ("first_moment", "second_moment")
+
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0.0,
+        eps_inside_sqrt=False,
+    ):
+        if isinstance(betas, str) or not isinstance(betas, Iterable):
+            raise TypeError(f"betas must be a pair (beta1, beta2), received {betas!r}")
+        betas = tuple(betas)
+        if len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), received {betas!r}")
+        self.beta1 = _check_fraction("betas[0] (beta1)", betas[0])
+        self.beta2 = _check_fraction("betas[1] (beta2)", betas[1])
+        super().__init__(params, lr, weight_decay, eps, eps_inside_sqrt)
+
+    @property
+    def betas(self) -> tuple[float, float]:
+        return (self.beta1, self.beta2)
+
+    def _hyperparameters(self) -> dict:
+        return {"beta1": self.beta1, "beta2": self.beta2, **super()._hyperparameters()}
+
+    def _update(self, index, param, grad, lr):
+        beta1, beta2 = self.beta1, self.beta2
+        t = self.step_count
+        first_moment = self.first_moment[index]
+        second_moment = self.second_moment[index]
+        work = self._work[index]
+
+        # v_{t+1} = β1 v_t + (1 − β1) ∇
+        first_moment *= beta1
+        first_moment += np.multiply(1 - beta1, grad, out=work)
+
+        # g_{t+1} = β2 g_t + (1 − β2) ∇ ⊙ ∇
+        second_moment *= beta2
+        second_moment += np.multiply(1 - beta2, np.square(grad, out=work), out=work)
+
+        # g̃_{t+1} = g_{t+1} / (1 − β2^t), then the denominator √g̃ + ε
+        corrected_second_moment = np.divide(second_moment, 1 - beta2**t, out=work)
+        denominator = self._root(corrected_second_moment, out=work)
+
+        # θ_{t+1} = θ_t − η ṽ_{t+1} / denominator,  ṽ_{t+1} = v_{t+1} / (1 − β1^t)
+        step = np.divide(first_moment, denominator, out=work)
+        step *= lr / (1 - beta1**t)
+        param -= step
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay, exactly as PyTorch's ``AdamW``.
+
+    Before the Adam step (see :class:`Adam`), on the plain gradient::
+
+        θ_t ← θ_t − η λ θ_t        (decay=True params only)
+
+    The decay is not the gradient of a penalty, so there is no factor 2 and
+    it does not pass through the moments: ``weight_decay=λ`` here equals
+    PyTorch's ``AdamW(weight_decay=λ)`` on the weights' parameter group.
+    Biases and batch-norm γ, β (``decay=False``) are not decayed.
+    """
+
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0.01,
+        eps_inside_sqrt=False,
+    ):
+        super().__init__(params, lr, betas, eps, weight_decay, eps_inside_sqrt)
+
+    def _gradient(self, index: int) -> np.ndarray:
+        """The plain gradient ∇L_B: AdamW's decay acts on θ, not through ∇."""
+        return self._loss_gradient(index)
+
+    def _update(self, index, param, grad, lr):
+        # θ_t ← θ_t − η λ θ_t
+        if self.params[index].decay:
+            param *= 1 - lr * self.weight_decay
+
+        super()._update(index, param, grad, lr)
+
+
+# ------------------------------------------------------------ free functions
+def weight_penalty(params, weight_decay) -> float:
+    """The lecture's penalty λ Σ_k ‖W^(k)‖²_F over the ``decay=True`` params.
+
+    Its gradient is the 2λW that the optimizers add; add this value to the
+    data loss to report the regularized loss L_R = L_B + λ Σ ‖W‖²_F.
+    """
+    params = _check_params(params)
+    weight_decay = _check_non_negative("weight_decay", weight_decay)
+    total = 0.0
+    for param in params:
+        if param.decay:
+            flat = param.data.ravel()
+            total += float(np.dot(flat, flat))
+    return weight_decay * total
+
+
+def clip_grad_norm(params, max_norm) -> float:
+    """Rescale the gradients so that their global norm is at most ``max_norm``.
+
+    With N = √(Σ_p ‖∇_p‖²) over every parameter that has a gradient: if
+    N > max_norm, each ``grad`` is replaced by a new array
+    ``∇_p · max_norm / N`` (the old array is not modified). Returns N, the norm
+    before clipping. A non-finite N leaves the gradients unchanged (the
+    training loop's divergence check reports it). PyTorch's
+    ``clip_grad_norm_`` divides by N + 10⁻⁶ instead of N.
+    """
+    params = _check_params(params)
+    max_norm = _check_real("max_norm", max_norm)
+    if max_norm <= 0:
+        raise ValueError(f"max_norm must be > 0, received {max_norm!r}")
+    with_grad = [param for param in params if param.grad is not None]
+    squared_norm = 0.0
+    for param in with_grad:
+        flat = param.grad.ravel()
+        squared_norm += float(np.dot(flat, flat))
+    norm = math.sqrt(squared_norm)
+    if math.isfinite(norm) and norm > max_norm:
+        scale = max_norm / norm
+        for param in with_grad:
+            param.grad = param.grad * scale
+    return norm
