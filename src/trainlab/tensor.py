@@ -98,6 +98,9 @@ class Tensor:
         ``data``; ``None`` until a backward pass reaches this tensor.
     requires_grad : bool
         Whether ``backward()`` computes a gradient for this tensor.
+
+    Tensors compare and hash by identity (there is no element-wise ``==``):
+    ``backward()`` keys its bookkeeping by the tensors themselves.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_op")
