@@ -36,7 +36,7 @@ def times_three_with_backward(gradient_factor):
 # ---------------------------------------------------------------- gradcheck
 def test_gradcheck_passes_a_correct_op_and_returns_true():
     assert gradcheck(times_three_with_backward(3.0), leaf((3, 2))) is True
-    worst, comparisons = gradient_error(times_three_with_backward(3.0), [leaf(4)])
+    worst, comparisons = gradient_error(times_three_with_backward(3.0), leaf(4))
     assert worst < 1e-8
     np.testing.assert_allclose(comparisons[0].numeric, comparisons[0].analytic)
 
@@ -62,6 +62,14 @@ def test_gradcheck_names_the_input_and_the_worst_entry():
         r"1 of 6 entries fail",
     ):
         gradcheck(wrong_at_one_entry, [leaf((2, 3), 1), leaf((2, 3), 2)])
+
+
+def test_gradcheck_takes_inputs_one_by_one_or_as_a_sequence():
+    a, b = leaf(3, 1), leaf(3, 2)
+    assert gradcheck(lambda a, b: a * b, a, b, atol=1e-7)
+    assert gradcheck(lambda a, b: a * b, (a, b), rtol=1e-6)
+    worst, comparisons = gradient_error(lambda a, b: a / b.exp(), a, b)
+    assert worst < 1e-8 and [c.index for c in comparisons] == [0, 1]
 
 
 def test_gradcheck_skips_inputs_without_grad_and_restores_grads():

@@ -63,9 +63,10 @@ class GradientComparison:
         return np.abs(self.analytic - self.numeric) / scale
 
 
-def _check_inputs(inputs) -> list[Tensor]:
-    if isinstance(inputs, Tensor):
-        inputs = [inputs]
+def _check_inputs(inputs: tuple) -> list[Tensor]:
+    if len(inputs) == 1 and not isinstance(inputs[0], Tensor):
+        # gradcheck(fn, [a, b]) as well as gradcheck(fn, a, b)
+        inputs = inputs[0]
     if not isinstance(inputs, Sequence) or not inputs:
         raise TypeError(
             "inputs must be a Tensor or a non-empty sequence of Tensors, "
@@ -112,7 +113,7 @@ def _scalar_output(fn: Callable, inputs: list[Tensor], weights: list) -> Tensor:
 
 
 def gradient_error(
-    fn: Callable, inputs, eps: float = 1e-6
+    fn: Callable, *inputs, eps: float = 1e-6
 ) -> tuple[float, list[GradientComparison]]:
     """Worst relative error between autograd and finite differences.
 
@@ -177,7 +178,7 @@ def gradient_error(
 
 def gradcheck(
     fn: Callable,
-    inputs,
+    *inputs,
     eps: float = 1e-6,
     atol: float = 1e-5,
     rtol: float = 1e-4,
@@ -190,8 +191,9 @@ def gradcheck(
     values otherwise, and ``ValueError``/``TypeError`` for unusable inputs
     (not float64, none requiring a gradient, ``fn`` not returning a Tensor).
 
-    ``inputs`` is a Tensor or a sequence of Tensors passed as ``fn(*inputs)``;
-    to check a model's parameters pass them and ignore them in ``fn``::
+    The inputs are Tensors, given one by one or as one sequence, and passed
+    as ``fn(*inputs)``; to check a model's parameters pass them and ignore
+    them in ``fn``::
 
         gradcheck(lambda *params: loss(model(x), y), model.parameters())
     """
@@ -200,7 +202,7 @@ def gradcheck(
             raise ValueError(
                 f"{name} must be a non-negative number, received {value!r}"
             )
-    worst, comparisons = gradient_error(fn, inputs, eps=eps)
+    worst, comparisons = gradient_error(fn, *inputs, eps=eps)
     for comparison in comparisons:
         difference = np.abs(comparison.analytic - comparison.numeric)
         allowed = atol + rtol * np.abs(comparison.numeric)
