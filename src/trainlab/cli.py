@@ -3,8 +3,8 @@
 ::
 
     trainlab lab list [--params]
-    trainlab lab run NAME... [--set key=value ...] [--seed N] [--out DIR]
-    trainlab lab all [--out DIR] [--seed N]
+    trainlab lab run NAME... [--set key=value ...] [--seed N] [--out DIR] [--svg]
+    trainlab lab all [--out DIR] [--seed N] [--svg]
 
 A mistake in the command (unknown experiment, unknown parameter, value of the
 wrong type) prints one line saying what is valid and exits with status 2.
@@ -100,6 +100,11 @@ def _add_common(parser: argparse.ArgumentParser, out_help: str) -> None:
         help=f"{out_help} (default {DEFAULT_OUT})",
     )
     parser.add_argument(
+        "--svg",
+        action="store_true",
+        help="also save every figure as SVG (vector, for slides; slower)",
+    )
+    parser.add_argument(
         "--no-progress", action="store_true", help="do not show the progress bar"
     )
 
@@ -169,7 +174,7 @@ def _load(name: str):
         ) from None
 
 
-def _run_plan(plan, seed: int, out_dir: Path, progress: bool) -> list:
+def _run_plan(plan, seed: int, out_dir: Path, progress: bool, svg: bool) -> list:
     from tqdm import tqdm
 
     from trainlab.lab import registry, report
@@ -192,7 +197,7 @@ def _run_plan(plan, seed: int, out_dir: Path, progress: bool) -> list:
                 if not settings:
                     raise
                 raise UsageError(f"{name}: {error}") from None
-            report.save_figure(lab_run, out_dir)
+            report.save_figure(lab_run, out_dir, ("png", "svg") if svg else ("png",))
             runs.append(lab_run)
             bar.update(1)
             tqdm.write(_describe(lab_run), file=sys.stdout)
@@ -244,7 +249,7 @@ def _lab(args) -> int:
 
     if args.lab_command == "run":
         plan = _plan(args.names, _parse_settings(args.settings))
-        _run_plan(plan, args.seed, out_dir, progress)
+        _run_plan(plan, args.seed, out_dir, progress, args.svg)
         return 0
 
     from trainlab.lab import report
@@ -252,7 +257,7 @@ def _lab(args) -> int:
     available = [n for n in registry.list_experiments() if registry.is_available(n)]
     missing = [n for n in registry.list_experiments() if n not in available]
     plan = _plan(available, {})
-    runs = _run_plan(plan, args.seed, out_dir, progress)
+    runs = _run_plan(plan, args.seed, out_dir, progress, args.svg)
     path = report.write_report(runs, out_dir)
     total = sum(run.seconds for run in runs)
     print(f"report: {path} ({len(runs)} experiments, {total:.1f} s of computing)")

@@ -25,15 +25,24 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from trainlab import functional as F
-from trainlab.data import minibatches
+from trainlab.data import linear_gaussian, minibatches
 from trainlab.lab.common import PALETTE
 from trainlab.nn import Parameter
+from trainlab.optim import SGD
 from trainlab.tensor import Tensor, tensor
 
 __all__ = [
     "Quadratic",
+    "LinearProblem",
+    "covariance",
+    "point",
+    "generators",
+    "valley",
+    "LINEAR_DEFAULTS",
+    "sgd_paths",
     "descend",
     "index_batches",
     "mse_batch_loss",
@@ -41,6 +50,10 @@ __all__ = [
     "turning_angle",
     "steps_to_tolerance",
     "length_to_tolerance",
+    "excess_loss",
+    "first_below",
+    "mean_step_cosine",
+    "compare_figure",
     "view_bounds",
     "draw_contours",
     "draw_path",
@@ -55,7 +68,8 @@ CONTOUR_COLOR = "#9a9a9a"
 class Quadratic:
     """``L(θ) = (θ − θ*)ᵀ A (θ − θ*) + c`` in two dimensions.
 
-    ``matrix`` is A (2×2, symmetric positive definite), ``minimum`` is θ*,
+    ``matrix`` is A (2×2, symmetric, positive semi-definite), ``minimum`` is
+    θ* (one of them when A is singular: a valley instead of a bowl),
     ``floor`` is c = L(θ*).
     """
 
@@ -72,9 +86,11 @@ class Quadratic:
             raise ValueError(f"minimum must have shape (2,), received {minimum.shape}")
         if not np.allclose(matrix, matrix.T):
             raise ValueError(f"matrix must be symmetric, received {matrix.tolist()}")
-        if np.linalg.eigvalsh(matrix)[0] <= 0:
+        eigenvalues = np.linalg.eigvalsh(matrix)
+        if eigenvalues[-1] <= 0 or eigenvalues[0] < -1e-12 * eigenvalues[-1]:
             raise ValueError(
-                f"matrix must be positive definite, received {matrix.tolist()}"
+                "matrix must be positive semi-definite and non-zero, received "
+                f"{matrix.tolist()}"
             )
         object.__setattr__(self, "matrix", matrix)
         object.__setattr__(self, "minimum", minimum)
@@ -82,7 +98,11 @@ class Quadratic:
 
     @classmethod
     def from_data(cls, X: np.ndarray, y: np.ndarray) -> Quadratic:
-        """The mean squared error ``(1/N) Σ (yᵢ − ⟨θ, xᵢ⟩)²`` as a quadratic."""
+        """The mean squared error ``(1/N) Σ (yᵢ − ⟨θ, xᵢ⟩)²`` as a quadratic.
+
+        With fewer than two independent rows (a minibatch of one sample) the
+        loss is a valley; θ* is then the least-squares point of least norm.
+        """
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64).reshape(-1)
         if X.ndim != 2 or X.shape[1] != 2 or X.shape[0] != y.shape[0]:
@@ -91,7 +111,7 @@ class Quadratic:
                 f"and {y.shape}"
             )
         matrix = X.T @ X / len(X)
-        minimum = np.linalg.solve(matrix, X.T @ y / len(X))
+        minimum = np.linalg.lstsq(X, y, rcond=None)[0]
         residual = y - X @ minimum
         return cls(matrix, minimum, float(np.mean(residual**2)))
 
@@ -102,8 +122,10 @@ class Quadratic:
 
     @property
     def condition_number(self) -> float:
-        """κ = λ_max / λ_min of the Hessian."""
+        """κ = λ_max / λ_min of the Hessian (infinite for a valley)."""
         eigenvalues = np.linalg.eigvalsh(self.matrix)
+        if eigenvalues[0] <= 1e-12 * eigenvalues[-1]:
+            return float("inf")
         return float(eigenvalues[-1] / eigenvalues[0])
 
     @property
@@ -125,6 +147,82 @@ class Quadratic:
         """L(θ) as a trainlab Tensor, differentiable in ``theta`` (shape (2,))."""
         offset = theta - self.minimum
         return (offset @ self.matrix * offset).sum() + self.floor
+
+
+def covariance(entries: Sequence[float], name: str = "cov") -> np.ndarray:
+    """Σ from its entries (Σ₁₁, Σ₁₂, Σ₂₂), checked positive definite."""
+    values = tuple(entries)
+    if len(values) != 3:
+        raise ValueError(
+            f"{name} must hold three numbers (Σ11, Σ12, Σ22), received {values}"
+        )
+    matrix = np.array([[values[0], values[1]], [values[1], values[2]]], dtype=float)
+    if not np.all(np.isfinite(matrix)) or np.linalg.eigvalsh(matrix)[0] <= 0:
+        raise ValueError(
+            f"{name} = (Σ11, Σ12, Σ22) must give a positive definite Σ "
+            f"(Σ11 > 0, Σ11·Σ22 > Σ12²), received {values}"
+        )
+    return matrix
+
+
+def point(values: Sequence[float], name: str) -> np.ndarray:
+    """A point of the plane from two numbers, or a ValueError naming ``name``."""
+    values = tuple(values)
+    if len(values) != 2 or not np.all(np.isfinite(values)):
+        raise ValueError(f"{name} must hold two finite numbers, received {values}")
+    return np.array(values, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class LinearProblem:
+    """The lecture's Y = ⟨w₀, X⟩ + ε, X ~ N(0, Σ), ε ~ N(0, σ²), sampled N times.
+
+    ``expected`` is E(Y − ⟨w, X⟩)² = (w − w₀)ᵀ Σ (w − w₀) + σ²; ``empirical``
+    is the mean squared error on the sample.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    expected: Quadratic
+    empirical: Quadratic
+
+    @classmethod
+    def sample(cls, n, w0, cov, noise_std, rng) -> LinearProblem:
+        w0 = point(w0, "w0")
+        sigma = covariance(cov)
+        if noise_std < 0:
+            raise ValueError(f"noise_std must be >= 0, received {noise_std}")
+        if n < 2:
+            raise ValueError(f"n must be >= 2, received {n}")
+        X, y = linear_gaussian(n, w0, sigma, noise_std=noise_std, rng=rng)
+        return cls(X, y, Quadratic(sigma, w0, noise_std**2), Quadratic.from_data(X, y))
+
+
+def generators(seed: int, count: int) -> list[np.random.Generator]:
+    """``count`` independent generators derived from one seed.
+
+    The lab gives the data one stream and the minibatch order another, so
+    changing a batch size or a learning rate never changes the data.
+    """
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(count)]
+
+
+def valley(curvatures: Sequence[float], rotation: float = 0.0) -> Quadratic:
+    """L(θ) = ½ θᵀ H θ with H = R diag(h₁, h₂) Rᵀ, minimum θ* = 0.
+
+    ``curvatures`` are the Hessian's eigenvalues (h₁, h₂) > 0; κ = h_max/h_min.
+    ``rotation`` turns the valley's axes by that many degrees (R is the
+    rotation matrix); 0 keeps them along θ₁ and θ₂.
+    """
+    values = tuple(curvatures)
+    if len(values) != 2 or not np.all(np.isfinite(values)) or min(values) <= 0:
+        raise ValueError(f"curvatures must hold two numbers > 0, received {values}")
+    if not np.isfinite(rotation):
+        raise ValueError(f"rotation must be finite (degrees), received {rotation}")
+    angle = np.radians(rotation)
+    rotate = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    half_hessian = rotate @ np.diag(np.array(values, dtype=np.float64) / 2.0) @ rotate.T
+    return Quadratic((half_hessian + half_hessian.T) / 2.0, np.zeros(2))
 
 
 def index_batches(
@@ -168,22 +266,24 @@ def descend(
     make_optimizer: Callable[[list[Parameter]], object],
     batches: Iterable,
     position: Callable[[object, Parameter], np.ndarray] | None = None,
+    until: Callable[[np.ndarray], bool] | None = None,
 ) -> np.ndarray:
     """The path of an optimizer from ``start``, one point per step.
 
     For every item of ``batches``: zero the gradient, compute
     ``loss(θ, batch)``, back-propagate and take one optimizer step. Returns
     an array of shape (steps + 1, 2) whose row t is θ after t steps.
-    ``position(optimizer, parameter)`` says which point to record when the
-    parameter does not hold θ itself (Nesterov's look-ahead); by default the
-    parameter's value.
+    The point recorded is ``optimizer.theta()``: θ of the lecture's formulas,
+    which for Nesterov momentum is not the look-ahead point the parameter
+    holds. ``position(optimizer, parameter)`` may record something else.
+    ``until(θ)`` returning true stops the descent early, after recording θ.
     """
     theta = Parameter(np.asarray(start, dtype=np.float64))
     optimizer = make_optimizer([theta])
     if position is None:
 
-        def position(_optimizer, parameter):
-            return parameter.data
+        def position(optimizer, _parameter):
+            return optimizer.theta()[0]
 
     path = [np.array(position(optimizer, theta), dtype=np.float64)]
     for batch in batches:
@@ -192,7 +292,63 @@ def descend(
         value.backward()
         optimizer.step()
         path.append(np.array(position(optimizer, theta), dtype=np.float64))
+        if until is not None and until(path[-1]):
+            break
     return np.stack(path)
+
+
+LINEAR_DEFAULTS = {
+    "n": 500,
+    "w0": (1.0, 2.0),
+    "cov": (1.0, 0.5, 0.5),
+    "noise_std": 1.0,
+    "start": (-2.0, -1.0),
+}
+
+
+def sgd_paths(
+    settings: Sequence[dict],
+    steps: int,
+    seed: int,
+    n: int = 500,
+    w0=(1.0, 2.0),
+    cov=(1.0, 0.5, 0.5),
+    noise_std: float = 1.0,
+    start=(-2.0, -1.0),
+) -> tuple[LinearProblem, list[np.ndarray]]:
+    """SGD paths on one sample of the linear model, one per entry of ``settings``.
+
+    Each entry gives ``lr``, ``batch_size`` and optionally ``momentum`` and
+    ``nesterov`` for :class:`trainlab.optim.SGD`. Every path starts at
+    ``start`` and reads the samples in the same shuffled order (the order
+    stream is re-seeded for each variant), so only the setting differs.
+    ``batch_size=n`` is full-batch gradient descent.
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, received {steps}")
+    data_seed, order_seed = np.random.SeedSequence(seed).spawn(2)
+    problem = LinearProblem.sample(
+        n, w0, cov, noise_std, np.random.default_rng(data_seed)
+    )
+    loss = mse_batch_loss(problem.X, problem.y)
+    start = point(start, "start")
+    found = []
+    for setting in settings:
+        batch_size = setting["batch_size"]
+        if not 1 <= batch_size <= n:
+            raise ValueError(f"batch_size must be in 1..n={n}, received {batch_size}")
+        batches = index_batches(n, batch_size, steps, np.random.default_rng(order_seed))
+
+        def make_optimizer(params, setting=setting):
+            return SGD(
+                params,
+                lr=setting["lr"],
+                momentum=setting.get("momentum", 0.0),
+                nesterov=setting.get("nesterov", False),
+            )
+
+        found.append(descend(start, loss, make_optimizer, batches))
+    return problem, found
 
 
 def path_length(path: np.ndarray) -> float:
@@ -228,6 +384,30 @@ def length_to_tolerance(path: np.ndarray, target, tol: float) -> float | None:
     return path_length(path[: steps + 1])
 
 
+def excess_loss(quadratic: Quadratic, path: np.ndarray) -> np.ndarray:
+    """L(θₜ) − L(θ*) along the path: how far above the minimum each step is."""
+    return quadratic(path) - quadratic.floor
+
+
+def first_below(values: np.ndarray, tol: float) -> int | None:
+    """First index t with values[t] ≤ tol, or None."""
+    reached = np.flatnonzero(np.asarray(values) <= tol)
+    return int(reached[0]) if reached.size else None
+
+
+def mean_step_cosine(path: np.ndarray) -> float:
+    """Mean cosine between consecutive steps: 1 straight, 0 random, −1 zig-zag."""
+    steps = np.diff(path, axis=0)
+    norms = np.linalg.norm(steps, axis=1)
+    keep = (norms[1:] > 0) & (norms[:-1] > 0)
+    if not keep.any():
+        return 1.0
+    cosines = np.sum(steps[1:] * steps[:-1], axis=1)[keep] / (
+        norms[1:][keep] * norms[:-1][keep]
+    )
+    return float(np.mean(cosines))
+
+
 def view_bounds(
     points: Iterable[np.ndarray], margin: float = 0.1
 ) -> tuple[float, float, float, float]:
@@ -247,6 +427,7 @@ def draw_contours(
     color: str = CONTOUR_COLOR,
     resolution: int = 160,
     mark_minimum: bool = True,
+    minimum_label: str | None = "minimum θ*",
 ):
     """Level lines of ``quadratic`` over ``bounds``, spaced evenly in √(L − c).
 
@@ -275,7 +456,7 @@ def draw_contours(
             color="black",
             markersize=11,
             linestyle="none",
-            label="minimum θ*",
+            label=minimum_label,
             zorder=5,
         )
     ax.set_xlim(x_min, x_max)
@@ -292,6 +473,7 @@ def draw_path(
     markersize: float = 3.0,
     linewidth: float = 1.4,
     show_start: bool = True,
+    start_label: str | None = None,
 ):
     """An optimizer's path: a line through θ₀, θ₁, … with a dot at each step."""
     (line,) = ax.plot(
@@ -312,6 +494,7 @@ def draw_path(
             markersize=6,
             linestyle="none",
             zorder=4,
+            label=start_label,
         )
     return line
 
@@ -322,3 +505,83 @@ def label_axes(ax, title: str | None = None, names: tuple[str, str] = ("θ₁", 
     ax.set_ylabel(f"{names[1]} (weight, no unit)")
     if title:
         ax.set_title(title, fontsize=10)
+
+
+def compare_figure(
+    quadratic: Quadratic,
+    variants: Sequence[tuple[str, np.ndarray]],
+    suptitle: str,
+    reference: tuple[str, np.ndarray] | None = None,
+    names: tuple[str, str] = ("w₁", "w₂"),
+    loss_name: str = "L(θₜ) − L(θ*)",
+    step_name: str = "step t (minibatches seen)",
+    loss_unit: str = "squared units of y",
+    minimum_label: str = "minimum θ*",
+    panel_size: float = 4.3,
+) -> Figure:
+    """One panel per variant's path on the same contours and bounds, then a
+    panel of every variant's excess loss against the step (log scale).
+
+    ``variants`` are (label, path) pairs sharing one start; ``reference`` is
+    an optional path drawn dashed in every panel (full-batch gradient
+    descent, for instance).
+    """
+    everything = [path for _, path in variants] + [quadratic.minimum[None]]
+    if reference is not None:
+        everything.append(reference[1])
+    bounds = view_bounds(everything, margin=0.08)
+    count = len(variants)
+    rows = 1 if count <= 3 else 2
+    columns = -(-count // rows)
+    # Equal axis scales: a flat box gets a flat panel, not white space.
+    aspect = (bounds[3] - bounds[2]) / (bounds[1] - bounds[0])
+    height = rows * (panel_size * float(np.clip(aspect, 0.55, 1.25)) + 1.6)
+    figure = Figure(
+        figsize=(panel_size * (columns + 1.15), height), layout="constrained"
+    )
+    grid = figure.add_gridspec(rows, columns + 1, width_ratios=[1] * columns + [1.15])
+    axes = [figure.add_subplot(grid[i // columns, i % columns]) for i in range(count)]
+    axes.append(figure.add_subplot(grid[:, columns]))
+    for index, (label, path) in enumerate(variants):
+        ax = axes[index]
+        color = PALETTE[index % len(PALETTE)]
+        draw_contours(ax, quadratic, bounds, minimum_label=minimum_label)
+        if reference is not None:
+            ax.plot(
+                reference[1][:, 0],
+                reference[1][:, 1],
+                color="black",
+                linestyle="--",
+                linewidth=1.0,
+                label=reference[0],
+                zorder=2,
+            )
+        draw_path(ax, path, color, label=label, start_label="start θ₀")
+        label_axes(ax, label, names=names)
+        ax.legend(
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.15),
+            ncol=2,
+            fontsize=7.5,
+            frameon=False,
+        )
+
+    curves = axes[-1]
+    for index, (label, path) in enumerate(variants):
+        values = np.maximum(excess_loss(quadratic, path), 1e-12)
+        curves.plot(
+            values, color=PALETTE[index % len(PALETTE)], label=label, linewidth=1.5
+        )
+    if reference is not None:
+        values = np.maximum(excess_loss(quadratic, reference[1]), 1e-12)
+        curves.plot(
+            values, color="black", linestyle="--", linewidth=1.0, label=reference[0]
+        )
+    curves.set_yscale("log")
+    curves.set_xlabel(step_name)
+    curves.set_ylabel(f"{loss_name} ({loss_unit}, log scale)")
+    curves.set_title("Loss above its minimum, per step", fontsize=10)
+    curves.grid(True, which="major", alpha=0.3)
+    curves.legend(fontsize=8)
+    figure.suptitle(suptitle, fontsize=11)
+    return figure

@@ -180,6 +180,8 @@ def _coerce(key: str, default, value):
 
     if isinstance(default, tuple | list):
         want_int = bool(default) and all(_is_int(v) for v in default)
+        if hasattr(value, "ndim") and getattr(value, "ndim", 0) == 1:
+            value = value.tolist()  # a 1-D NumPy array
         if isinstance(value, str):
             parts = [part for part in value.split(",") if part.strip()]
             if not parts:

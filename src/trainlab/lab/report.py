@@ -18,7 +18,7 @@ from trainlab.lab.registry import LabRun, format_value
 
 __all__ = ["save_figure", "write_report", "rerun_command", "format_finding"]
 
-FIGURE_FORMATS = ("png", "svg")
+FIGURE_FORMATS = ("png",)
 FIGURE_DPI = 110
 
 
@@ -30,14 +30,20 @@ def save_figure(
 ) -> list[Path]:
     """Plot ``run`` and save its figure as ``out_dir/NAME.<format>``.
 
-    The figure is closed after saving. Returns the paths written (PNG first)
-    and records them in ``run.figures``.
+    ``formats`` is PNG alone by default; add ``"svg"`` for a vector copy (for
+    slides and print; drawing it takes about as long again). The figure is
+    closed after saving. Returns the paths written and records them in
+    ``run.figures``.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     figure = run.experiment.plot(run.result)
     paths = []
     try:
+        if len(formats) > 1 and figure.get_layout_engine() is not None:
+            # Lay the figure out once, not once per file.
+            figure.draw_without_rendering()
+            figure.set_layout_engine("none")
         for fmt in formats:
             path = out_dir / f"{run.name}.{fmt}"
             figure.savefig(path, dpi=dpi, metadata=_metadata(fmt))
