@@ -1,8 +1,10 @@
 """Tests for trainlab.training: fit, History, callbacks, divergence, resume."""
 
+import io
 import json
 import logging
 import math
+import sys
 import warnings
 
 import numpy as np
@@ -245,6 +247,23 @@ def test_no_output_and_epochs_logged(capsys, caplog):
     assert captured.out == "" and captured.err == ""
     messages = [r.getMessage() for r in caplog.records]
     assert any(m.startswith("epoch 2/2 loss=") for m in messages)
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_on_a_terminal_unless_disabled(monkeypatch):
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    quick_fit(epochs=3, progress=True)
+    shown = terminal.getvalue()
+    assert "3/3" in shown and "loss=" in shown
+    silent = Terminal()
+    monkeypatch.setattr(sys, "stderr", silent)
+    quick_fit(epochs=3, progress=False)
+    assert silent.getvalue() == ""
 
 
 # --------------------------------------------------------------- divergence
@@ -690,6 +709,12 @@ def test_refuses_nonfinite_regression_targets():
         ValueError, match=r"y contains a non-finite value at index \(3, 0\)"
     ):
         fit_with(model=model, loss=F.mse_loss, y=y)
+
+
+def test_refuses_regression_targets_of_another_shape_than_the_output():
+    model = tl.nn.Sequential(tl.nn.Linear(4, 1))
+    with pytest.raises(ValueError, match=r"y has shape \(60,\).*y.reshape\(60, 1\)"):
+        fit_with(model=model, loss=F.mse_loss, y=np.ones(60))
 
 
 def test_refuses_malformed_validation():

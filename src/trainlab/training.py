@@ -509,6 +509,16 @@ def _check_targets(
     return np.ascontiguousarray(array, dtype=dtype)
 
 
+def _check_regression_shape(name: str, y, loss, outputs: int | None) -> None:
+    """mse_loss compares shapes exactly: y must be (N, outputs) like the model."""
+    if loss is F.mse_loss and outputs is not None and y.shape[1:] != (outputs,):
+        raise ValueError(
+            f"{name} has shape {y.shape} but the model outputs shape "
+            f"({len(y)}, {outputs}) and mse_loss needs equal shapes; pass "
+            f"{name}.reshape({len(y)}, {outputs})"
+        )
+
+
 def _check_optimizer(optimizer, model: Module) -> None:
     for method in ("step", "zero_grad", "state_dict", "load_state_dict"):
         if not callable(getattr(optimizer, method, None)):
@@ -721,6 +731,7 @@ def fit(
     X = _check_features("X", X, dtype, first)
     labels = _is_cross_entropy(loss) or np.issubdtype(np.asarray(y).dtype, np.integer)
     y = _check_targets("y", y, len(X), labels, classes, dtype)
+    _check_regression_shape("y", y, loss, classes)
     n = len(X)
     if validation is not None:
         if not isinstance(validation, tuple | list) or len(validation) != 2:
@@ -732,6 +743,7 @@ def fit(
         y_val = _check_targets(
             "validation y", validation[1], len(X_val), labels, classes, dtype
         )
+        _check_regression_shape("validation y", y_val, loss, classes)
     has_batchnorm = any(isinstance(m, BatchNorm1d) for m in model.modules())
     if has_batchnorm and n % batch_size == 1:
         raise ValueError(
