@@ -830,6 +830,10 @@ def _train_epoch(run, loss, X, y, steps_per_epoch, schedule, schedule_unit) -> d
     started = time.perf_counter()
     losses, norms = [], []
     first_lr = None
+    # The forward pass updates batch-norm running statistics in place; a
+    # copy taken before it lets a failing step leave them as they were.
+    buffers = [array for _, array in model.named_buffers()]
+    buffers_before = [np.empty_like(array) for array in buffers]
     batches = minibatches(X, y, batch_size=run.batch_size, rng=run.shuffle_rng)
     for step, (X_B, y_B) in enumerate(batches):
         t = epoch + step / steps_per_epoch
@@ -840,6 +844,8 @@ def _train_epoch(run, loss, X, y, steps_per_epoch, schedule, schedule_unit) -> d
 
         model.zero_grad()
         optimizer.zero_grad()
+        for saved, array in zip(buffers_before, buffers, strict=True):
+            np.copyto(saved, array)
 
         batch_loss = loss(model(Tensor(X_B)), y_B)
 
@@ -849,6 +855,7 @@ def _train_epoch(run, loss, X, y, steps_per_epoch, schedule, schedule_unit) -> d
         history.step_lr.append(lr)
         if not math.isfinite(value):
             history.step_grad_norm.append(math.nan)
+            _restore_buffers(buffers, buffers_before)
             _diverged(run, "loss", value, epoch, step, steps_per_epoch)
 
         batch_loss.backward()
@@ -856,6 +863,7 @@ def _train_epoch(run, loss, X, y, steps_per_epoch, schedule, schedule_unit) -> d
         grad_norm = _gradient_norm(params)
         history.step_grad_norm.append(grad_norm)
         if not math.isfinite(grad_norm):
+            _restore_buffers(buffers, buffers_before)
             _diverged(run, "gradient", value, epoch, step, steps_per_epoch)
 
         optimizer.step()
@@ -870,6 +878,11 @@ def _train_epoch(run, loss, X, y, steps_per_epoch, schedule, schedule_unit) -> d
         "grad_norm": float(np.mean(norms)),
         "time": time.perf_counter() - started,
     }
+
+
+def _restore_buffers(buffers, buffers_before) -> None:
+    for array, saved in zip(buffers, buffers_before, strict=True):
+        np.copyto(array, saved)
 
 
 def _diverged(run, quantity, value, epoch, step, steps_per_epoch):
