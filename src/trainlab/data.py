@@ -487,8 +487,10 @@ def digits(
         raise TypeError(f"test_size must be a float, received {type(test_size)}")
     if not 0 < test_size < 1:
         raise ValueError(f"test_size must lie in (0, 1), received {test_size!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, received {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"seed must be a non-negative int, received {seed!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative int, received {seed}")
     standardize = _check_bool("standardize", standardize)
 
     from sklearn.datasets import load_digits
