@@ -26,7 +26,7 @@ from trainlab.lab.common import Experiment
 DEFAULTS = {
     **paths.LINEAR_DEFAULTS,
     "lr": 0.1,
-    "momentums": (0.0, 0.5),
+    "momentum": 0.5,
     "batch_size": 10,
     "steps": 100,
     "tol": 0.1,
@@ -48,19 +48,18 @@ def run(
     noise_std=1.0,
     start=(-2.0, -1.0),
     lr=0.1,
-    momentums=(0.0, 0.5),
+    momentum=0.5,
     batch_size=10,
     steps=100,
     tol=0.1,
     seed=0,
 ) -> MomentumResult:
-    """SGD paths for each momentum μ in ``momentums``, all else shared."""
-    if not 1 <= len(momentums) <= 4:
-        raise ValueError(
-            f"momentums must hold 1 to 4 values, received {tuple(momentums)}"
-        )
+    """SGD paths without momentum and with momentum μ = ``momentum``."""
+    if not 0 < momentum < 1:
+        raise ValueError(f"momentum must be in (0, 1), received {momentum}")
     if tol <= 0:
         raise ValueError(f"tol must be > 0, received {tol}")
+    momentums = (0.0, momentum)
     problem, found = paths.sgd_paths(
         [{"lr": lr, "batch_size": batch_size, "momentum": mu} for mu in momentums],
         steps,
@@ -78,7 +77,7 @@ def run(
         noise_std=noise_std,
         start=start,
         lr=lr,
-        momentums=tuple(momentums),
+        momentum=momentum,
         batch_size=batch_size,
         steps=steps,
         tol=tol,
@@ -86,7 +85,7 @@ def run(
     return MomentumResult(
         params=params,
         expected=problem.expected,
-        momentums=tuple(momentums),
+        momentums=momentums,
         paths=found,
     )
 

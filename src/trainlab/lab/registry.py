@@ -141,12 +141,8 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _parse_number(text: str, want_int: bool):
-    text = text.strip()
-    if want_int:
-        return int(text)
-    number = float(text)
-    return number
+def _parse_number(text: str, want_int: bool) -> int | float:
+    return int(text.strip()) if want_int else float(text.strip())
 
 
 def _coerce(key: str, default, value):

@@ -1,0 +1,235 @@
+"""The ``trainlab`` command: listing, running, the report, and one-line errors."""
+
+import dataclasses
+import subprocess
+import sys
+
+import pytest
+from matplotlib.figure import Figure
+
+from trainlab import cli
+from trainlab.lab import registry
+
+
+def _small_figure(result):
+    figure = Figure(figsize=(1, 1))
+    figure.add_subplot().plot([0, 1], [1, 0])
+    return figure
+
+
+@pytest.fixture
+def small_figures(monkeypatch):
+    """Real experiments with a tiny stand-in figure: for tests of the command's
+    flow, where drawing the full figures would only cost time."""
+    real_get = registry.get
+
+    def get(name):
+        return dataclasses.replace(real_get(name), plot=_small_figure)
+
+    monkeypatch.setattr(registry, "get", get)
+
+
+def _errors(capsys):
+    captured = capsys.readouterr()
+    return [line for line in captured.err.splitlines() if line.strip()]
+
+
+def test_list_shows_every_experiment_in_order(capsys):
+    assert cli.main(["lab", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 15
+    for index, (line, name) in enumerate(
+        zip(lines, registry.list_experiments(), strict=True), 1
+    ):
+        assert line.split()[:2] == [f"{index}.", name]
+    assert "SGD with η = 0.01 vs η = 0.1 at |B| = 10" in lines[2]
+
+
+def test_list_params_shows_defaults(capsys):
+    assert cli.main(["lab", "list", "--params"]) == 0
+    out = capsys.readouterr().out
+    assert "      momentum=0.5" in out
+    assert "      curvatures=1.0,10.0" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["lab", "--help"],
+        ["lab", "list", "--help"],
+        ["lab", "run", "--help"],
+        ["lab", "all", "--help"],
+    ],
+)
+def test_every_command_has_help(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 0
+    assert "usage: trainlab" in capsys.readouterr().out
+
+
+def test_run_writes_the_figure_and_prints_findings(tmp_path, capsys):
+    status = cli.main(
+        [
+            "lab",
+            "run",
+            "nesterov",
+            "--out",
+            str(tmp_path),
+            "--set",
+            "steps=60",
+            "--no-progress",
+        ]
+    )
+    assert status == 0
+    png = tmp_path / "nesterov.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (tmp_path / "nesterov.svg").exists()
+    out = capsys.readouterr().out
+    assert "nesterov (" in out and str(png) in out
+    assert "Nesterov: path length until then" in out
+
+
+def test_run_several_with_a_shared_key_and_svg(tmp_path, capsys, small_figures):
+    status = cli.main(
+        [
+            "lab",
+            "run",
+            "learning-rate",
+            "momentum",
+            "--set",
+            "steps=20",
+            "--set",
+            "momentum=0.8",
+            "--seed",
+            "3",
+            "--out",
+            str(tmp_path),
+            "--svg",
+            "--no-progress",
+        ]
+    )
+    assert status == 0
+    for name in ("learning-rate", "momentum"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 0
+        assert (tmp_path / f"{name}.svg").read_text().lstrip().startswith("<?xml")
+    out = capsys.readouterr().out
+    assert "μ = 0.8: mean turning per step" in out
+
+
+def test_progress_bar_goes_to_stderr(tmp_path, capsys, small_figures):
+    assert (
+        cli.main(["lab", "run", "nesterov", "--set", "steps=5", "--out", str(tmp_path)])
+        == 0
+    )
+    captured = capsys.readouterr()
+    assert "lab" in captured.err and "exp" in captured.err
+    assert "exp/s" not in captured.out
+
+
+def test_all_writes_every_figure_and_the_report(
+    tmp_path, monkeypatch, capsys, small_figures
+):
+    # a lab of two experiments keeps the test short; `lab all` runs them all
+    monkeypatch.setattr(
+        registry, "MODULES", {"nesterov": "nesterov", "adaptive": "adaptive"}
+    )
+    assert cli.main(["lab", "all", "--out", str(tmp_path), "--no-progress"]) == 0
+    assert (tmp_path / "nesterov.png").exists()
+    assert (tmp_path / "adaptive.png").exists()
+    report = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert 'src="nesterov.png"' in report and 'src="adaptive.png"' in report
+    assert f"report: {tmp_path / 'report.html'}" in capsys.readouterr().out
+
+
+def test_all_reports_missing_modules(tmp_path, monkeypatch, capsys, small_figures):
+    monkeypatch.setattr(
+        registry, "MODULES", {"nesterov": "nesterov", "ghost": "ghost_module"}
+    )
+    assert cli.main(["lab", "all", "--out", str(tmp_path), "--no-progress"]) == 1
+    assert (tmp_path / "report.html").exists()
+    errors = _errors(capsys)
+    assert errors == [
+        "trainlab lab all: error: skipped experiments whose module is missing: ghost"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["lab", "run", "momentun"],
+            "trainlab lab run: error: unknown experiment 'momentun'; valid names: "
+            "preprocessing, sgd-landscape, learning-rate, batch-size, momentum, ",
+        ),
+        (
+            ["lab", "run", "momentum", "--set", "speed=2"],
+            "trainlab lab run: error: unknown parameter speed; valid parameters "
+            "(with defaults) are momentum: n=500, w0=1.0,2.0, ",
+        ),
+        (
+            ["lab", "run", "momentum", "--set", "steps=many"],
+            "trainlab lab run: error: momentum: steps expects int, received 'many'",
+        ),
+        (
+            ["lab", "run", "nesterov", "--set", "curvatures=1"],
+            "trainlab lab run: error: nesterov: curvatures must hold two numbers",
+        ),
+        (
+            ["lab", "run", "momentum", "--set", "steps"],
+            "trainlab lab run: error: --set expects KEY=VALUE, received 'steps'",
+        ),
+        (
+            ["lab", "run", "momentum", "--seed", "-1"],
+            "trainlab lab run: error: --seed must be >= 0, received -1",
+        ),
+    ],
+)
+def test_mistakes_give_one_line_and_status_2(argv, expected, tmp_path, capsys):
+    status = cli.main([*argv, "--out", str(tmp_path), "--no-progress"])
+    assert status == 2
+    errors = _errors(capsys)
+    assert len(errors) == 1
+    assert errors[0].startswith(expected)
+    assert not list(tmp_path.iterdir())
+
+
+def test_unknown_key_with_several_experiments_lists_each(tmp_path, capsys):
+    status = cli.main(
+        [
+            "lab",
+            "run",
+            "nesterov",
+            "adaptive",
+            "--set",
+            "beta=1",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert status == 2
+    (line,) = _errors(capsys)
+    assert "nesterov: curvatures=1.0,10.0" in line
+    assert "; adaptive: curvatures=0.2,20.0" in line
+
+
+def test_the_installed_command_exits_2_on_a_mistake(tmp_path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trainlab.cli",
+            "lab",
+            "run",
+            "nope",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "valid names: preprocessing" in done.stderr
