@@ -143,7 +143,7 @@ def test_just_before_a_restart_where_a_plain_logarithm_rounds_up():
     # still belongs to the end of cycle 0, at lr_min.
     schedule = CosineWarmRestarts(lr_max=0.1, lr_min=0.01, period=0.3, period_mult=1.1)
     t = math.nextafter(0.3, 0.0)
-    assert math.floor(math.log1p(t * 0.1 / 0.3) / math.log(1.1)) == 1
+    assert math.floor(math.log1p(t * (1.1 - 1) / 0.3) / math.log(1.1)) == 1
     assert schedule.cycle(t) == 0
     assert schedule(t) == pytest.approx(0.01, abs=1e-15)
     assert schedule(0.3) == 0.1
