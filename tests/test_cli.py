@@ -1,6 +1,7 @@
 """The ``trainlab`` command: listing, running, the report, and one-line errors."""
 
 import dataclasses
+import re
 import subprocess
 import sys
 
@@ -135,7 +136,10 @@ def test_all_writes_every_figure_and_the_report(
     monkeypatch.setattr(
         registry, "MODULES", {"nesterov": "nesterov", "adaptive": "adaptive"}
     )
-    assert cli.main(["lab", "all", "--out", str(tmp_path), "--no-progress"]) == 0
+    assert (
+        cli.main(["lab", "all", "--out", str(tmp_path), "--no-progress", "--jobs", "1"])
+        == 0
+    )
     assert (tmp_path / "nesterov.png").exists()
     assert (tmp_path / "adaptive.png").exists()
     report = (tmp_path / "report.html").read_text(encoding="utf-8")
@@ -147,7 +151,10 @@ def test_all_reports_missing_modules(tmp_path, monkeypatch, capsys, small_figure
     monkeypatch.setattr(
         registry, "MODULES", {"nesterov": "nesterov", "ghost": "ghost_module"}
     )
-    assert cli.main(["lab", "all", "--out", str(tmp_path), "--no-progress"]) == 1
+    assert (
+        cli.main(["lab", "all", "--out", str(tmp_path), "--no-progress", "--jobs", "1"])
+        == 1
+    )
     assert (tmp_path / "report.html").exists()
     errors = _errors(capsys)
     assert errors == [
@@ -233,3 +240,39 @@ def test_the_installed_command_exits_2_on_a_mistake(tmp_path):
     assert done.stdout == ""
     assert len(done.stderr.strip().splitlines()) == 1
     assert "valid names: preprocessing" in done.stderr
+
+
+def test_jobs_give_the_same_findings_in_the_same_order(tmp_path, capsys, small_figures):
+    argv = [
+        "lab",
+        "run",
+        "nesterov",
+        "adaptive",
+        "momentum",
+        "--set",
+        "steps=15",
+        "--no-progress",
+    ]
+    assert cli.main([*argv, "--out", str(tmp_path / "one"), "--jobs", "1"]) == 0
+    one = capsys.readouterr().out
+    assert cli.main([*argv, "--out", str(tmp_path / "two"), "--jobs", "2"]) == 0
+    two = capsys.readouterr().out
+
+    def without_times(text):
+        return re.sub(r"\(\d+\.\d+ s\) -> \S+", "", text.replace(str(tmp_path), ""))
+
+    assert without_times(one) == without_times(two)
+    assert [line.split()[0] for line in two.splitlines() if "->" in line] == [
+        "nesterov",
+        "adaptive",
+        "momentum",
+    ]
+    for name in ("nesterov", "adaptive", "momentum"):
+        assert (tmp_path / "two" / f"{name}.png").exists()
+
+
+def test_jobs_must_be_positive(tmp_path, capsys):
+    assert cli.main(["lab", "all", "--jobs", "0", "--out", str(tmp_path)]) == 2
+    assert _errors(capsys) == [
+        "trainlab lab all: error: --jobs must be >= 1, received 0"
+    ]

@@ -13,6 +13,7 @@ wrong type) prints one line saying what is valid and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -77,7 +78,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "e.g. --set lrs=0.01,0.1. With several experiments, a key applies to "
         "each one that has it.",
     )
-    _add_common(run, out_help="folder for the figures")
+    _add_common(run, out_help="folder for the figures", default_jobs=1)
 
     everything = lab_commands.add_parser(
         "all",
@@ -85,11 +86,17 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Run every experiment with its default settings, save the "
         "figures and write DIR/report.html.",
     )
-    _add_common(everything, out_help="folder for the figures and report.html")
+    _add_common(
+        everything,
+        out_help="folder for the figures and report.html",
+        default_jobs=min(os.cpu_count() or 1, 4),
+    )
     return parser
 
 
-def _add_common(parser: argparse.ArgumentParser, out_help: str) -> None:
+def _add_common(
+    parser: argparse.ArgumentParser, out_help: str, default_jobs: int
+) -> None:
     parser.add_argument(
         "--seed", type=int, default=0, metavar="N", help="random seed (default 0)"
     )
@@ -98,6 +105,13 @@ def _add_common(parser: argparse.ArgumentParser, out_help: str) -> None:
         default=DEFAULT_OUT,
         metavar="DIR",
         help=f"{out_help} (default {DEFAULT_OUT})",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=default_jobs,
+        metavar="N",
+        help=f"experiments run in N processes at once (default {default_jobs})",
     )
     parser.add_argument(
         "--svg",
@@ -174,12 +188,30 @@ def _load(name: str):
         ) from None
 
 
-def _run_plan(plan, seed: int, out_dir: Path, progress: bool, svg: bool) -> list:
-    from tqdm import tqdm
-
+def _run_one(name: str, settings: dict, seed: int, out_dir: Path, formats):
+    """Run one experiment and save its figure (in this process or a worker)."""
     from trainlab.lab import registry, report
 
-    runs = []
+    try:
+        lab_run = registry.execute(name, seed=seed, **settings)
+    except (TypeError, ValueError) as error:
+        if not settings:
+            raise
+        raise UsageError(f"{name}: {error}") from None
+    report.save_figure(lab_run, out_dir, formats)
+    return lab_run
+
+
+def _run_plan(plan, seed: int, out_dir: Path, progress: bool, svg: bool, jobs: int):
+    """Run every (name, settings) of ``plan``; results in the plan's order.
+
+    With ``jobs > 1`` experiments run in that many worker processes; each is
+    seeded on its own, so the results are the same as one after the other.
+    Findings are printed in the plan's order as soon as they are known.
+    """
+    from tqdm import tqdm
+
+    formats = ("png", "svg") if svg else ("png",)
     bar = tqdm(
         total=len(plan),
         desc="lab",
@@ -188,19 +220,32 @@ def _run_plan(plan, seed: int, out_dir: Path, progress: bool, svg: bool) -> list
         disable=not progress,
         leave=False,
     )
+    runs: list = [None] * len(plan)
+    printed = 0
+
+    def finish(index, lab_run):
+        nonlocal printed
+        runs[index] = lab_run
+        bar.update(1)
+        while printed < len(runs) and runs[printed] is not None:
+            tqdm.write(_describe(runs[printed]), file=sys.stdout)
+            printed += 1
+
     try:
-        for name, settings in plan:
-            bar.set_postfix_str(name)
-            try:
-                lab_run = registry.execute(name, seed=seed, **settings)
-            except (TypeError, ValueError) as error:
-                if not settings:
-                    raise
-                raise UsageError(f"{name}: {error}") from None
-            report.save_figure(lab_run, out_dir, ("png", "svg") if svg else ("png",))
-            runs.append(lab_run)
-            bar.update(1)
-            tqdm.write(_describe(lab_run), file=sys.stdout)
+        if jobs <= 1 or len(plan) <= 1:
+            for index, (name, settings) in enumerate(plan):
+                bar.set_postfix_str(name)
+                finish(index, _run_one(name, settings, seed, out_dir, formats))
+        else:
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            with ProcessPoolExecutor(max_workers=min(jobs, len(plan))) as pool:
+                futures = {
+                    pool.submit(_run_one, name, settings, seed, out_dir, formats): i
+                    for i, (name, settings) in enumerate(plan)
+                }
+                for future in as_completed(futures):
+                    finish(futures[future], future.result())
     finally:
         bar.close()
     return runs
@@ -244,12 +289,14 @@ def _lab(args) -> int:
 
     if args.seed < 0:
         raise UsageError(f"--seed must be >= 0, received {args.seed}")
+    if args.jobs < 1:
+        raise UsageError(f"--jobs must be >= 1, received {args.jobs}")
     out_dir = Path(args.out)
     progress = not args.no_progress
 
     if args.lab_command == "run":
         plan = _plan(args.names, _parse_settings(args.settings))
-        _run_plan(plan, args.seed, out_dir, progress, args.svg)
+        _run_plan(plan, args.seed, out_dir, progress, args.svg, args.jobs)
         return 0
 
     from trainlab.lab import report
@@ -257,7 +304,7 @@ def _lab(args) -> int:
     available = [n for n in registry.list_experiments() if registry.is_available(n)]
     missing = [n for n in registry.list_experiments() if n not in available]
     plan = _plan(available, {})
-    runs = _run_plan(plan, args.seed, out_dir, progress, args.svg)
+    runs = _run_plan(plan, args.seed, out_dir, progress, args.svg, args.jobs)
     path = report.write_report(runs, out_dir)
     total = sum(run.seconds for run in runs)
     print(f"report: {path} ({len(runs)} experiments, {total:.1f} s of computing)")

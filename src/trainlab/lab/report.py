@@ -215,7 +215,11 @@ def _section_html(index: int, run: LabRun, out_dir: Path) -> str:
 <section id="{_esc(run.name)}">
 <h2>{index}. {_esc(run.name)}{badge}</h2>
 <p class="description">{_esc(experiment.description)}</p>
-<h3>What the lecture says</h3>
+<h3>{
+        "The claim (beyond the lecture)"
+        if experiment.beyond_lecture
+        else "What the lecture says"
+    }</h3>
 <p>{_esc(claim)}</p>
 {"<h3>Formula</h3>" + formula if formula else ""}
 {_figure_html(run, out_dir)}
@@ -274,8 +278,9 @@ def write_report(
 <header>
 <h1>{_esc(title)}</h1>
 <p class="meta">{len(runs)} experiment{"s" if len(runs) != 1 else ""} of the
-lecture on training neural networks, each rerun from scratch: computing took
-{total:.1f} s. Every number below was measured in this run.</p>
+lecture on training neural networks, each rerun from scratch (computing
+{total:.1f} s, drawing not counted). Every number below was measured in this
+run.</p>
 </header>
 <nav><h3>Contents</h3><ol>{toc}</ol></nav>
 {sections}
