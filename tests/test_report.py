@@ -240,3 +240,22 @@ def test_the_browser_check_notices_errors(small_report, chromium, tmp_path):
     assert any("gone.png" in error for error in result["errors"])
     assert "console.error: boom" in result["errors"]
     assert any('"boom"' in line for line in console)
+
+
+def test_figures_made_with_pyplot_are_closed_after_saving(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def pyplot_figure(result):
+        figure = plt.figure(figsize=(2, 2))
+        figure.add_subplot().plot([0, 1], [0, 1])
+        return figure
+
+    run = registry.execute("nesterov", steps=5)
+    run.experiment = dataclasses.replace(run.experiment, plot=pyplot_figure)
+    before = set(plt.get_fignums())
+    report.save_figure(run, tmp_path)
+    assert set(plt.get_fignums()) == before
+    assert (tmp_path / "nesterov.png").exists()
