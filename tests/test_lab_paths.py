@@ -163,6 +163,7 @@ def test_measures_of_a_path():
     assert paths.mean_step_cosine(zigzag) == pytest.approx(0.0, abs=1e-12)
     corner = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]])
     assert paths.turning_angle(corner) == pytest.approx(90.0)
+    np.testing.assert_allclose(paths.turning_angles(zigzag), [90.0, 90.0])
     assert paths.steps_to_tolerance(straight, [3.0, 0.0], 1.5) == 2
     assert paths.steps_to_tolerance(straight, [9.0, 0.0], 1.0) is None
     assert paths.length_to_tolerance(straight, [3.0, 0.0], 1.5) == pytest.approx(2.0)

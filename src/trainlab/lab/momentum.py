@@ -21,7 +21,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from trainlab.lab import paths
-from trainlab.lab.common import Experiment
+from trainlab.lab.common import PALETTE, Experiment
 
 DEFAULTS = {
     **paths.LINEAR_DEFAULTS,
@@ -130,7 +130,27 @@ def plot(result: MomentumResult) -> Figure:
         names=("w₁", "w₂"),
         loss_name="L_D(w) − σ²",
         minimum_label="minimum w₀",
+        extra=lambda ax: _draw_turning(ax, result),
     )
+
+
+def _draw_turning(ax, result: MomentumResult) -> None:
+    for index, (mu, path) in enumerate(
+        zip(result.momentums, result.paths, strict=True)
+    ):
+        turns = np.cumsum(paths.turning_angles(path))
+        ax.plot(
+            np.arange(1, len(turns) + 1),
+            turns,
+            color=PALETTE[index],
+            linewidth=1.6,
+            label=f"{_label(mu)}: {turns[-1] / len(turns):.0f}° per step",
+        )
+    ax.set_xlabel("step t (minibatches seen)")
+    ax.set_ylabel("total turning of the path so far (degrees)")
+    ax.set_title("How abruptly the direction changes", fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
 
 
 EXPERIMENT = Experiment(

@@ -47,6 +47,7 @@ __all__ = [
     "index_batches",
     "mse_batch_loss",
     "path_length",
+    "turning_angles",
     "turning_angle",
     "steps_to_tolerance",
     "length_to_tolerance",
@@ -356,17 +357,23 @@ def path_length(path: np.ndarray) -> float:
     return float(np.linalg.norm(np.diff(path, axis=0), axis=1).sum())
 
 
+def turning_angles(path: np.ndarray) -> np.ndarray:
+    """|angle| between step t and step t+1, in degrees, for each t (zero steps
+    skipped): 0 straight on, 180 straight back."""
+    steps = np.diff(path, axis=0)
+    steps = steps[np.linalg.norm(steps, axis=1) > 0]
+    if len(steps) < 2:
+        return np.zeros(0)
+    heading = np.unwrap(np.arctan2(steps[:, 1], steps[:, 0]))
+    return np.degrees(np.abs(np.diff(heading)))
+
+
 def turning_angle(path: np.ndarray) -> float:
     """Σₜ |angle between step t and step t+1|, in degrees (zero steps skipped).
 
     A straight path turns by 0°; a zig-zag turns by nearly 180° per step.
     """
-    steps = np.diff(path, axis=0)
-    steps = steps[np.linalg.norm(steps, axis=1) > 0]
-    if len(steps) < 2:
-        return 0.0
-    heading = np.unwrap(np.arctan2(steps[:, 1], steps[:, 0]))
-    return float(np.degrees(np.abs(np.diff(heading))).sum())
+    return float(turning_angles(path).sum())
 
 
 def steps_to_tolerance(path: np.ndarray, target, tol: float) -> int | None:
@@ -518,13 +525,14 @@ def compare_figure(
     loss_unit: str = "squared units of y",
     minimum_label: str = "minimum θ*",
     panel_size: float = 4.3,
+    extra: Callable | None = None,
 ) -> Figure:
     """One panel per variant's path on the same contours and bounds, then a
     panel of every variant's excess loss against the step (log scale).
 
     ``variants`` are (label, path) pairs sharing one start; ``reference`` is
     an optional path drawn dashed in every panel (full-batch gradient
-    descent, for instance).
+    descent, for instance). ``extra(ax)``, if given, draws one more panel.
     """
     everything = [path for _, path in variants] + [quadratic.minimum[None]]
     if reference is not None:
@@ -536,12 +544,22 @@ def compare_figure(
     # Equal axis scales: a flat box gets a flat panel, not white space.
     aspect = (bounds[3] - bounds[2]) / (bounds[1] - bounds[0])
     height = rows * (panel_size * float(np.clip(aspect, 0.55, 1.25)) + 1.6)
+    side = 2 if extra is not None and rows == 1 else 1
     figure = Figure(
-        figsize=(panel_size * (columns + 1.15), height), layout="constrained"
+        figsize=(panel_size * (columns + 1.15 * side), height), layout="constrained"
     )
-    grid = figure.add_gridspec(rows, columns + 1, width_ratios=[1] * columns + [1.15])
+    grid = figure.add_gridspec(
+        rows, columns + side, width_ratios=[1] * columns + [1.15] * side
+    )
     axes = [figure.add_subplot(grid[i // columns, i % columns]) for i in range(count)]
-    axes.append(figure.add_subplot(grid[:, columns]))
+    if extra is None:
+        axes.append(figure.add_subplot(grid[:, columns]))
+    elif rows == 1:
+        axes.append(figure.add_subplot(grid[0, columns]))
+        extra(figure.add_subplot(grid[0, columns + 1]))
+    else:
+        axes.append(figure.add_subplot(grid[0, columns]))
+        extra(figure.add_subplot(grid[1, columns]))
     for index, (label, path) in enumerate(variants):
         ax = axes[index]
         color = PALETTE[index % len(PALETTE)]
