@@ -188,15 +188,18 @@ def test_defaults_run_and_plot_with_labelled_equal_scale_axes(name):
     assert isinstance(figure, Figure)
     assert figure.get_suptitle()
     palette = {to_hex(c) for c in PALETTE}
+    equal_scale = 0
     for ax in figure.axes:
         assert ax.get_title(), f"{name}: an axes without a title"
         assert ax.get_xlabel() and ax.get_ylabel()
         if ax.get_xlabel().startswith(("w₁", "θ₁", "feature")):
             # parameter space and scatter plots keep both axes on one scale
             assert ax.get_aspect() == 1.0
+            equal_scale += 1
         for line in ax.get_lines():
             color = to_hex(line.get_color())
             assert color in palette or color in {"#000000", "#9a9a9a"}
+    assert equal_scale >= 1
     assert any(ax.get_legend() is not None for ax in figure.axes)
 
 
