@@ -13,11 +13,19 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
+from trainlab import data as tl_data
 from trainlab import init as tl_init
-from trainlab.lab import gradient_noise, init_depth, symmetry
+from trainlab.lab import (
+    batchnorm,
+    dropout,
+    gradient_noise,
+    init_depth,
+    symmetry,
+    weight_decay,
+)
 from trainlab.lab.common import Experiment
 
-MODULES = [init_depth, symmetry, gradient_noise]
+MODULES = [init_depth, symmetry, batchnorm, weight_decay, dropout, gradient_noise]
 
 
 def _check_figure(figure) -> None:
@@ -27,7 +35,10 @@ def _check_figure(figure) -> None:
     axes = [ax for ax in figure.get_axes() if ax.has_data()]
     assert axes
     for ax in axes:
-        assert ax.get_xlabel() and ax.get_ylabel(), ax.get_title()
+        # a twin axes (second y scale) takes its x label from its sibling
+        twins = ax.get_shared_x_axes().get_siblings(ax)
+        assert any(twin.get_xlabel() for twin in twins), ax.get_title()
+        assert ax.get_ylabel(), ax.get_title()
     assert any(ax.get_legend() is not None for ax in axes) or figure.legends
 
 
@@ -165,6 +176,145 @@ def test_symmetry_figure_and_findings(symmetry_result):
 def test_symmetry_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         symmetry.run(**{"n": 20, "epochs": 1, **kwargs})
+
+
+# ----------------------------------------------------------------- batchnorm
+@pytest.fixture(scope="module")
+def batchnorm_result():
+    return batchnorm.run(epochs=4)
+
+
+def test_batchnorm_trains_where_the_plain_network_stalls(batchnorm_result):
+    plain, normalized = batchnorm_result.train_loss[:, -1]
+    assert plain > 2.0  # ln 10 ≈ 2.30: the deep sigmoid net has not moved
+    assert normalized < plain - 1.0
+    assert batchnorm_result.val_accuracy[1, -1] > 0.6
+    assert batchnorm_result.val_accuracy[0, -1] < 0.3
+
+
+def test_batchnorm_keeps_the_preactivations_spread(batchnorm_result):
+    low, _, high = batchnorm_result.probe_percentiles[1, -1]
+    plain_low, _, plain_high = batchnorm_result.probe_percentiles[0, -1]
+    assert high - low > 1.5 * (plain_high - plain_low)
+
+
+def test_batchnorm_train_and_eval_mode_agree(batchnorm_result):
+    train_labels = batchnorm_result.train_mode_probability.argmax(axis=1)
+    eval_labels = batchnorm_result.eval_mode_probability.argmax(axis=1)
+    assert np.mean(train_labels == eval_labels) > 0.8
+    np.testing.assert_allclose(
+        batchnorm_result.train_mode_probability.sum(axis=1), 1.0, rtol=1e-5
+    )
+
+
+def test_batchnorm_train_mode_probe_leaves_running_averages_alone():
+    model = batchnorm.nn.mlp([4, 8, 3], activation="sigmoid", batchnorm=True, rng=0)
+    model.eval()
+    before = model.state_dict()
+    X = np.random.default_rng(0).standard_normal((10, 4)).astype(np.float32)
+    batchnorm._train_mode_probability(model, X, batch_size=3)
+    after = model.state_dict()
+    for name, value in before.items():
+        np.testing.assert_array_equal(after[name], value, err_msg=name)
+    assert not model.training
+
+
+def test_batchnorm_figure_and_findings(batchnorm_result):
+    found = batchnorm.findings(batchnorm_result)
+    assert found["with batch norm: train-mode vs eval-mode label agreement"] > 0.8
+    _check_figure(batchnorm.plot(batchnorm_result))
+
+
+def test_batchnorm_bad_input():
+    with pytest.raises(ValueError, match="batch_size must be an int >= 2"):
+        batchnorm.run(batch_size=1)
+
+
+# -------------------------------------------------------------- weight-decay
+@pytest.fixture(scope="module")
+def decay_result():
+    # The training is the default one; only the evaluation is smaller.
+    return weight_decay.run(n_test=5000, grid=30)
+
+
+def test_weight_decay_shrinks_the_weights(decay_result):
+    norms = decay_result.runs.weight_norm_sq
+    assert decay_result.lambdas == (0.0, 1e-4, 1e-3, 1e-2)
+    assert np.all(np.diff(norms) < 0)
+    assert norms[-1] < norms[0] / 10
+
+
+def test_weight_decay_brings_the_boundary_closer_to_bayes(decay_result):
+    runs = decay_result.runs
+    assert runs.bayes_disagreement[-1] < runs.bayes_disagreement[0]
+    # the moderate λ = 1e-3 is the closest, and the best on fresh data
+    assert np.argmin(runs.bayes_disagreement) == 2
+    assert np.argmin(runs.test_error) == 2
+    # without penalty the network fits its sample better than it generalizes
+    assert runs.train_error[0] < runs.train_error[-1]
+    assert runs.train_error[0] < runs.bayes_error < runs.test_error[0]
+
+
+def test_bayes_error_estimate_matches_the_task(decay_result):
+    task = tl_data.GaussianMixtureTask.default()
+    reference = task.bayes_error(n_mc=50_000, rng=1)
+    runs = decay_result.runs
+    tolerance = 4 * math.hypot(runs.bayes_error_stderr, reference.stderr)
+    assert abs(runs.bayes_error - reference.value) < tolerance
+    # no classifier beats the Bayes classifier by more than sampling noise
+    assert np.all(runs.test_error > runs.bayes_error - 4 * runs.bayes_error_stderr)
+
+
+def test_weight_decay_figure_and_findings(decay_result):
+    found = weight_decay.findings(decay_result)
+    assert found["λ = 0.01: Σ‖W‖²_F"] < found["λ = 0: Σ‖W‖²_F"]
+    _check_figure(weight_decay.plot(decay_result))
+
+
+def test_weight_decay_bad_input():
+    with pytest.raises(ValueError, match="lambdas must be non-negative"):
+        weight_decay.run(lambdas=(0.0, -1e-3))
+    with pytest.raises(ValueError, match="epochs must be an int >= 1"):
+        weight_decay.run(epochs=0)
+
+
+# ------------------------------------------------------------------- dropout
+@pytest.fixture(scope="module")
+def dropout_result():
+    return dropout.run(n_test=5000, grid=30)
+
+
+def test_dropout_regularizes(dropout_result):
+    runs = dropout_result.runs
+    assert runs.labels[0] == "no dropout"
+    assert "p = 0.7 (h = 0.3)" in runs.labels[1]
+    assert runs.bayes_disagreement[1] < runs.bayes_disagreement[0]
+    assert runs.train_error[1] > runs.train_error[0]
+    assert runs.weight_norm_sq[1] < runs.weight_norm_sq[0]
+
+
+def test_dropout_starts_like_the_network_without(decay_result, dropout_result):
+    # same data, start and training: the no-dropout network is λ = 0's
+    assert dropout_result.runs.bayes_disagreement[0] == pytest.approx(
+        decay_result.runs.bayes_disagreement[0]
+    )
+    assert dropout_result.runs.weight_norm_sq[0] == pytest.approx(
+        decay_result.runs.weight_norm_sq[0]
+    )
+
+
+def test_dropout_figure_names_the_convention(dropout_result):
+    figure = dropout.plot(dropout_result)
+    _check_figure(figure)
+    assert "probability of DROPPING" in figure.get_suptitle()
+    assert "h = 1 − p" in figure.get_suptitle()
+
+
+def test_dropout_bad_input():
+    with pytest.raises(
+        ValueError, match=r"drop_probabilities must be numbers in \(0, 1\)"
+    ):
+        dropout.run(drop_probabilities=(1.0,))
 
 
 # ------------------------------------------------------------ gradient-noise
