@@ -187,7 +187,15 @@ def test_compare_figure_has_equal_scales_titles_and_legends():
     for ax in path_axes:
         assert ax.get_aspect() == 1.0
         assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
-        assert ax.get_legend() is not None
         assert ax.get_xlim() == path_axes[0].get_xlim()
+        assert ax.get_ylim() == path_axes[0].get_ylim()
+    (legend,) = figure.legends
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "minimum θ*",
+        "a",
+        "start θ₀",
+        "b",
+    ]
     assert curves.get_yscale() == "log"
+    assert curves.get_legend() is not None
     assert figure.get_suptitle() == "settings"

@@ -148,8 +148,9 @@ def findings(result: PreprocessingResult) -> dict:
 
 def plot(result: PreprocessingResult) -> Figure:
     p = result.params
-    figure = Figure(figsize=(14.5, 10), layout="constrained")
+    figure = Figure(figsize=(14.5, 10))
     axes = figure.subplots(2, 3)
+    paths.fixed_margins(figure, top=1.0, bottom=0.95, wspace=0.3, hspace=0.3)
 
     everything = np.concatenate(list(result.inputs.values()) + [np.zeros((1, 2))])
     bounds = paths.view_bounds([everything], margin=0.05)
@@ -190,16 +191,19 @@ def plot(result: PreprocessingResult) -> Figure:
         paths.label_axes(
             ax,
             f"{version} inputs: κ = {quadratic.condition_number:.3g}, "
-            f"η = 1/λ_max = {result.lrs[version]:.3g}",
+            f"η = 1/λ_max = {result.lrs[version]:.3g}, {len(path) - 1} GD steps",
             names=("w₁", "w₂"),
         )
-        ax.legend(
-            loc="upper center",
-            bbox_to_anchor=(0.5, -0.13),
-            ncol=3,
-            fontsize=8,
-            frameon=False,
-        )
+    handles, labels = axes[1][0].get_legend_handles_labels()
+    figure.legend(
+        [handles[0], handles[2]],
+        [labels[0], labels[2]],
+        loc="lower left",
+        bbox_to_anchor=(0.05, 0.0),
+        ncol=2,
+        fontsize=9,
+        frameon=False,
+    )
 
     curves = axes[1][2]
     for version, color in zip(VERSIONS, PALETTE, strict=False):

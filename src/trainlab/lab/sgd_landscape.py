@@ -134,10 +134,11 @@ def plot(result: SGDLandscapeResult) -> Figure:
     path = result.path
     bounds = paths.view_bounds([path, result.expected.minimum[None]], margin=0.15)
 
-    figure = Figure(figsize=(13.5, 6.2), layout="constrained")
+    figure = Figure(figsize=(13.5, 6.4))
     grid = figure.add_gridspec(
         2, 1 + (shown + 1) // 2, width_ratios=[2.2] + [1] * ((shown + 1) // 2)
     )
+    paths.fixed_margins(figure, top=0.7, bottom=0.6, wspace=0.35, hspace=0.45)
     ax = figure.add_subplot(grid[:, 0])
     paths.draw_contours(ax, result.expected, bounds, minimum_label="minimum w₀ of L_D")
     paths.draw_path(
