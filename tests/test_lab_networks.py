@@ -20,12 +20,23 @@ from trainlab.lab import (
     dropout,
     gradient_noise,
     init_depth,
+    lr_range,
+    lr_schedules,
     symmetry,
     weight_decay,
 )
 from trainlab.lab.common import Experiment
 
-MODULES = [init_depth, symmetry, batchnorm, weight_decay, dropout, gradient_noise]
+MODULES = [
+    init_depth,
+    symmetry,
+    batchnorm,
+    weight_decay,
+    dropout,
+    lr_schedules,
+    gradient_noise,
+    lr_range,
+]
 
 
 def _check_figure(figure) -> None:
@@ -315,6 +326,115 @@ def test_dropout_bad_input():
         ValueError, match=r"drop_probabilities must be numbers in \(0, 1\)"
     ):
         dropout.run(drop_probabilities=(1.0,))
+
+
+# ----------------------------------------------------------------- schedules
+@pytest.fixture(scope="module")
+def schedules_result():
+    return lr_schedules.run(epochs=30)
+
+
+def test_schedules_follow_the_lecture_formulas(schedules_result):
+    t = schedules_result.step_t
+    constant, multistep, cosine, warm = schedules_result.step_lr
+    np.testing.assert_allclose(constant, 0.1)
+    # η_t = η γ^#{m_i ≤ t}, m_i = 10 i (10 and 20 within 30 epochs)
+    expected = 0.1 * 0.5 ** ((t >= 10).astype(int) + (t >= 20))
+    np.testing.assert_allclose(multistep, expected, rtol=1e-12)
+    expected = 0.01 + 0.09 * (1 + np.cos(np.pi * t / 30)) / 2
+    np.testing.assert_allclose(cosine, expected, rtol=1e-9)
+    assert warm.max() == pytest.approx(0.1) and warm.min() > 0.01 - 1e-12
+
+
+def test_warm_restarts_grow_by_a_real_factor(schedules_result):
+    restarts = schedules_result.restarts
+    np.testing.assert_allclose(restarts, [0.0, 6.25, 15.625, 29.6875])
+    cycles = np.diff(restarts)
+    np.testing.assert_allclose(cycles[1:] / cycles[:-1], 1.5)
+    warm = schedules_result.step_lr[3]
+    t = schedules_result.step_t
+    for restart in restarts[1:]:
+        # the first step at or after a restart is back at η_max
+        first = np.argmax(t >= restart - 1e-12)
+        assert warm[first] == pytest.approx(0.1, rel=1e-3)
+        assert warm[first - 1] < 0.02
+
+
+def test_decaying_schedules_settle_lower(schedules_result):
+    excess = schedules_result.excess_loss[:, -3:].mean(axis=1)
+    constant, multistep, cosine, _ = excess
+    assert np.all(schedules_result.excess_loss > -1e-9)  # min L is the minimum
+    assert multistep < constant / 10
+    assert cosine < constant / 10
+
+
+def test_schedules_figure_and_findings(schedules_result):
+    found = lr_schedules.findings(schedules_result)
+    assert found["warm restarts: cycle length ratios"] == "1.5, 1.5"
+    _check_figure(lr_schedules.plot(schedules_result))
+
+
+def test_schedules_bad_input():
+    with pytest.raises(ValueError, match="milestone_every must be an int >= 1"):
+        lr_schedules.run(milestone_every=0)
+    with pytest.raises(ValueError, match="period_mult must be >= 1"):
+        lr_schedules.run(period_mult=0.5)
+
+
+# ------------------------------------------------------------------ lr-range
+@pytest.fixture(scope="module")
+def range_result():
+    return lr_range.run(epochs=3, check_epochs=2)
+
+
+def test_lr_range_grows_exponentially(range_result):
+    log_lr = np.log(range_result.step_lr)
+    steps = np.diff(log_lr)
+    np.testing.assert_allclose(steps, steps[0], rtol=1e-6)
+    assert range_result.step_lr[0] == pytest.approx(1e-4)
+    # the test stopped once the smoothed loss passed 4 × its minimum
+    assert range_result.stopped_early
+    assert range_result.step_lr[-1] < 10.0
+    smoothed = range_result.smoothed_loss
+    assert np.all(smoothed <= 4 * np.minimum.accumulate(smoothed))
+
+
+def test_lr_range_suggestion_trains_best(range_result):
+    low, suggested, high = range_result.check_val_accuracy[:, -1]
+    assert 1e-3 < range_result.steepest_lr < 1.0
+    assert range_result.steepest_lr < range_result.min_loss_lr
+    assert suggested > low and suggested > high
+
+
+def test_smoothing_is_a_bias_corrected_average():
+    np.testing.assert_allclose(lr_range.smooth(np.full(5, 2.0), 0.9), 2.0)
+    by_hand = [1.0, (0.9 * 0.1 + 0.1 * 3.0) / (1 - 0.81)]
+    np.testing.assert_allclose(lr_range.smooth(np.array([1.0, 3.0]), 0.9), by_hand)
+
+
+def test_suggestions_on_a_known_curve():
+    lrs = np.logspace(-4, 0, 401)
+    # a loss falling fastest at η = 1e-2, lowest at η = 1e-1, rising after
+    descent = 1 - np.tanh(np.log10(lrs) + 2)
+    curve = descent + 0.5 * np.maximum(np.log10(lrs) + 1, 0) ** 2
+    steepest, tenth = lr_range.suggestions(lrs, curve)
+    assert steepest == pytest.approx(1e-2, rel=0.05)
+    assert tenth == pytest.approx(lrs[np.argmin(curve)] / 10)
+
+
+def test_lr_range_figure_says_heuristic(range_result):
+    figure = lr_range.plot(range_result)
+    _check_figure(figure)
+    assert "HEURISTICS" in figure.get_suptitle()
+    found = lr_range.findings(range_result)
+    assert "suggested η, steepest descent (heuristic)" in found
+
+
+def test_lr_range_bad_input():
+    with pytest.raises(ValueError, match="0 < lr_start < lr_end"):
+        lr_range.run(lr_start=1.0, lr_end=0.1)
+    with pytest.raises(ValueError, match=r"smoothing must lie in \[0, 1\)"):
+        lr_range.run(smoothing=1.0)
 
 
 # ------------------------------------------------------------ gradient-noise
