@@ -26,7 +26,9 @@ __all__ = [
 
 
 def _as_tensor(x) -> Tensor:
-    return x if isinstance(x, Tensor) else _wrap(np.asarray(x))
+    if isinstance(x, Tensor):
+        return x
+    return _wrap(np.asarray(x))
 
 
 def linear(x, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -36,7 +38,7 @@ def linear(x, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     Backward: ``dL/dx = g Wᵀ``, ``dL/dW = xᵀ g``, ``dL/db = Σ_rows g``.
     """
     x = _as_tensor(x)
-    if x.shape[-1] != weight.shape[0]:
+    if x.data.shape[-1] != weight.data.shape[0]:
         raise ValueError(
             f"linear expects input width {weight.shape[0]} (the weight's rows), "
             f"received input of shape {x.shape}"
@@ -53,14 +55,14 @@ def linear(x, weight: Tensor, bias: Tensor | None = None) -> Tensor:
                 grad_w = x.data.T @ g
             else:
                 grad_w = x.data.reshape(-1, x.shape[-1]).T @ g.reshape(-1, g.shape[-1])
+        if bias is None:
+            return grad_x, grad_w
         grad_b = None
-        if bias is not None and bias.requires_grad:
-            grad_b = g.reshape(-1, g.shape[-1]).sum(axis=0)
+        if bias.requires_grad:
+            grad_b = g.sum(axis=0) if g.ndim == 2 else g.reshape(-1, g.shape[-1]).sum(0)
         return grad_x, grad_w, grad_b
 
     parents = (x, weight) if bias is None else (x, weight, bias)
-    if bias is None:
-        return from_op(out, parents, lambda g: backward(g)[:2], "linear")
     return from_op(out, parents, backward, "linear")
 
 
@@ -81,7 +83,11 @@ def tanh(x) -> Tensor:
     out = np.tanh(x.data)
 
     def backward(g):
-        return (g * (1 - out * out),)
+        # g · (1 − y²), computed in one buffer
+        grad = np.multiply(out, out)
+        np.subtract(1, grad, out=grad)
+        grad *= g
+        return (grad,)
 
     return from_op(out, (x,), backward, "tanh")
 
@@ -132,7 +138,7 @@ def log_softmax(x, axis: int = -1) -> Tensor:
 
 
 def _check_labels(target: np.ndarray, n: int, classes: int) -> np.ndarray:
-    if not np.issubdtype(target.dtype, np.integer):
+    if target.dtype.kind not in "iu":
         raise TypeError(
             f"cross_entropy target must hold integer class labels, "
             f"received dtype {target.dtype}"
@@ -142,7 +148,9 @@ def _check_labels(target: np.ndarray, n: int, classes: int) -> np.ndarray:
             f"cross_entropy target must have shape ({n},) to match the logits, "
             f"received shape {target.shape}"
         )
-    if n and (target.min() < 0 or target.max() >= classes):
+    # Read as unsigned, a negative label becomes huge: one maximum checks both ends.
+    unsigned = target.view(f"u{target.itemsize}")
+    if n and unsigned.max() >= classes:
         raise ValueError(
             f"cross_entropy target labels must lie in [0, {classes - 1}], "
             f"received labels from {target.min()} to {target.max()}"
@@ -154,8 +162,13 @@ def cross_entropy(logits, target) -> Tensor:
     """Mean negative log-likelihood of integer labels under ``softmax(logits)``.
 
     ``L = −(1/N) Σ_n log softmax(z_n)[y_n]`` for logits ``z`` of shape
-    ``(N, C)`` and labels ``y`` in ``[0, C)``. Backward (fused):
-    ``dL/dz = (softmax(z) − onehot(y)) / N``. Stable for logits of any size.
+    ``(N, C)`` and labels ``y`` in ``[0, C)``. With ``m_n = max_j z_nj``
+    subtracted for stability (it cancels)::
+
+        log softmax(z_n)[y_n] = (z_{n,y_n} − m_n) − log Σ_j e^{z_nj − m_n}
+
+    Backward (fused): ``dL/dz = (softmax(z) − onehot(y)) / N``. Stable for
+    logits of any size.
     """
     logits = _as_tensor(logits)
     if logits.ndim != 2:
@@ -165,17 +178,23 @@ def cross_entropy(logits, target) -> Tensor:
     n, classes = logits.shape
     labels = target.data if isinstance(target, Tensor) else target
     labels = _check_labels(np.asarray(labels), n, classes)
-    log_probs = _stable_log_softmax(logits.data, axis=1)
     rows = np.arange(n)
-    loss = -log_probs[rows, labels].mean()
+
+    shifted = logits.data - logits.data.max(axis=1, keepdims=True)
+    exp_shifted = np.exp(shifted)
+    sum_exp = exp_shifted.sum(axis=1, keepdims=True)
+
+    log_likelihood = shifted[rows, labels] - np.log(sum_exp[:, 0])
+    loss = -log_likelihood.sum() / n
 
     def backward(g):
-        grad = np.exp(log_probs)
+        # softmax(z) = e^{z − m} / Σ_j e^{z_j − m}
+        grad = exp_shifted / sum_exp
         grad[rows, labels] -= 1
         grad *= g / n
         return (grad,)
 
-    loss = np.asarray(loss, dtype=logits.dtype)
+    loss = np.array(loss, dtype=logits.dtype)
     return from_op(loss, (logits,), backward, "cross_entropy")
 
 

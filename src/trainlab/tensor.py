@@ -18,13 +18,20 @@ graph is released, so intermediate arrays are not kept alive.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 
 import numpy as np
 
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "from_op"]
 
 _GRAD_ENABLED = True
+
+# Every recorded operation takes the next number: an output is always numbered
+# after its inputs, so decreasing numbers are a topological order of a graph.
+_creation_counter = itertools.count()
+_creation_order = attrgetter("_seq")
 
 
 def is_grad_enabled() -> bool:
@@ -103,7 +110,15 @@ class Tensor:
     ``backward()`` keys its bookkeeping by the tensors themselves.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_op")
+    __slots__ = (
+        "data",
+        "grad",
+        "requires_grad",
+        "_parents",
+        "_backward",
+        "_op",
+        "_seq",
+    )
 
     # Makes NumPy defer ``ndarray * Tensor`` to ``Tensor.__rmul__`` and friends.
     __array_ufunc__ = None
@@ -200,16 +215,10 @@ class Tensor:
 
         # Tensors hash by identity (no __eq__), so they key the dicts directly.
         pending = {self: seed}
-        stored: set[int] = set()
         for node in _reverse_topological(self):
             grad = pending.pop(node, None)
-            backward = node._backward
-            if backward is None:
-                if grad is not None:
-                    _accumulate(node, grad, stored)
-                continue
             if grad is not None:
-                input_grads = backward(grad)
+                input_grads = node._backward(grad)
                 for parent, parent_grad in zip(node._parents, input_grads, strict=True):
                     if parent_grad is None or not parent.requires_grad:
                         continue
@@ -221,6 +230,12 @@ class Tensor:
                 # release the graph, even where no gradient reached the node
                 node._parents = ()
                 node._backward = _released_backward
+
+        # What is left are the leaves, each with its complete gradient; they are
+        # written only now, once no backward can read an array they might share.
+        stored: set[int] = set()
+        for leaf, grad in pending.items():
+            _accumulate(leaf, grad, stored)
 
     # ------------------------------------------------------------- arithmetic
     def __add__(self, other) -> Tensor:
@@ -401,23 +416,30 @@ def _count(shape, axis) -> int:
     return count
 
 
+def _constant(array) -> Tensor:
+    """A tensor that needs no gradient, around ``array`` as it is."""
+    out = Tensor.__new__(Tensor)
+    out.data = array
+    out.grad = None
+    out.requires_grad = False
+    out._parents = ()
+    out._backward = None
+    out._op = ""
+    return out
+
+
 def _wrap(value) -> Tensor:
     if isinstance(value, Tensor):
         return value
+    if type(value) is np.ndarray and value.dtype != object:
+        return _constant(value)
     if isinstance(value, int | float | bool | np.number):
         # A Python scalar keeps the tensor's dtype under NumPy's promotion rules;
         # a NumPy scalar (np.float64(2.0), np.sqrt(2.0)) would promote float32
         # data to float64, so it is turned into a Python scalar first.
         if isinstance(value, np.generic):
             value = value.item()
-        out = Tensor.__new__(Tensor)
-        out.data = value
-        out.grad = None
-        out.requires_grad = False
-        out._parents = ()
-        out._backward = None
-        out._op = ""
-        return out
+        return _constant(value)
     return Tensor(value)
 
 
@@ -440,14 +462,17 @@ def from_op(
     out.data = data
     out.grad = None
     out._op = op
-    if _GRAD_ENABLED and any(p.requires_grad for p in parents):
-        out.requires_grad = True
-        out._parents = parents
-        out._backward = backward
-    else:
-        out.requires_grad = False
-        out._parents = ()
-        out._backward = None
+    out._parents = ()
+    out._backward = None
+    out.requires_grad = False
+    if _GRAD_ENABLED:
+        for parent in parents:
+            if parent.requires_grad:
+                out.requires_grad = True
+                out._parents = parents
+                out._backward = backward
+                out._seq = next(_creation_counter)
+                break
     return out
 
 
@@ -501,29 +526,24 @@ def _accumulate(leaf: Tensor, grad: np.ndarray, stored: set[int]) -> None:
 
 
 def _reverse_topological(root: Tensor) -> list[Tensor]:
-    """Nodes reachable from ``root`` that need a gradient, outputs first.
+    """The operations (non-leaf nodes) below ``root``, outputs first.
 
-    Depth-first: a node is listed once all of its inputs have been; reversed,
-    every node comes before its inputs, so its gradient is complete when
-    its backward runs.
+    Collected breadth-first, then sorted by decreasing creation number: an
+    operation is numbered after its inputs, so every node comes before its
+    inputs and its gradient is complete when its backward runs.
     """
-    order: list[Tensor] = []
-    visited: set[Tensor] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if node in visited:
-            continue
-        visited.add(node)
-        stack.append((node, True))
+    if root._backward is None:
+        return []
+    nodes = [root]
+    seen = {root}
+    for node in nodes:
         for parent in node._parents:
-            if parent.requires_grad and parent not in visited:
-                stack.append((parent, False))
-    order.reverse()
-    return order
+            if parent._backward is not None and parent.requires_grad:
+                if parent not in seen:
+                    seen.add(parent)
+                    nodes.append(parent)
+    nodes.sort(key=_creation_order, reverse=True)
+    return nodes
 
 
 def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
