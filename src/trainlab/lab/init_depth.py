@@ -121,7 +121,7 @@ def _relu_pass(x0: np.ndarray, network: list[nn.Module], seed: int):
 def run(
     width: int = 1024,
     depth: int = 7,
-    n_samples: int = 500,
+    n_samples: int = 300,
     sigmas: tuple[float, ...] = (0.01, 1.0),
     mults: tuple[float, ...] = (0.5, 1.0, 2.0),
     bins: int = 41,
@@ -310,7 +310,7 @@ EXPERIMENT = Experiment(
     defaults={
         "width": 1024,
         "depth": 7,
-        "n_samples": 500,
+        "n_samples": 300,
         "sigmas": (0.01, 1.0),
         "mults": (0.5, 1.0, 2.0),
         "bins": 41,
