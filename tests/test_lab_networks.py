@@ -481,3 +481,12 @@ def test_gradient_noise_figure_and_findings(noise_result):
 def test_gradient_noise_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         gradient_noise.run(**{"n": 50, "batch_sizes": (1, 2), **kwargs})
+
+
+# --------------------------------------------------------------- determinism
+def test_same_seed_same_findings_different_seed_different_sample():
+    first = symmetry.findings(symmetry.run(hidden=4, n=40, epochs=3, seed=1))
+    again = symmetry.findings(symmetry.run(hidden=4, n=40, epochs=3, seed=1))
+    other = symmetry.findings(symmetry.run(hidden=4, n=40, epochs=3, seed=2))
+    assert first == again
+    assert first != other
