@@ -1,5 +1,7 @@
 """Functional ops: finite differences, PyTorch in float64, dropout statistics."""
 
+import weakref
+
 import numpy as np
 import pytest
 import torch
@@ -345,3 +347,89 @@ def test_functional_ops_keep_float32():
         out.sum().backward()
     assert x.grad.dtype == np.float32 and w.grad.dtype == np.float32
     assert running[0].dtype == np.float32
+
+
+# ------------------------------------------------------- speed, same numbers
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int32, np.uint64])
+def test_cross_entropy_checks_labels_of_every_integer_dtype(dtype):
+    logits = tl.tensor(np.zeros((3, 4)), requires_grad=True)
+    assert F.cross_entropy(logits, np.array([0, 3, 1], dtype)).item() == (
+        pytest.approx(np.log(4.0))
+    )
+    with pytest.raises(ValueError, match=r"from 0 to 4"):
+        F.cross_entropy(logits, np.array([0, 4, 1], dtype))
+    if np.issubdtype(dtype, np.signedinteger):
+        with pytest.raises(ValueError, match=r"from -128 to 1"):
+            F.cross_entropy(logits, np.array([0, -128, 1], dtype))
+    strided = np.array([0, 9, 3, 9, 1, 9], dtype)[::2]
+    assert F.cross_entropy(logits, strided).item() == pytest.approx(np.log(4.0))
+
+
+def test_cross_entropy_twice_through_a_retained_graph():
+    rng = np.random.default_rng(1)
+    logits = tl.tensor(rng.standard_normal((5, 3)), requires_grad=True)
+    loss = F.cross_entropy(logits, np.array([0, 2, 1, 1, 0]))
+    loss.backward(retain_graph=True)
+    first = logits.grad.copy()
+    loss.backward()
+    np.testing.assert_allclose(logits.grad, 2 * first, rtol=1e-15)
+
+
+def _linear_weight_grad(layer, x):
+    layer.zero_grad()
+    layer(x).sum().backward()
+    return layer.weight.grad
+
+
+def test_linear_writes_a_released_gradient_in_place_of_a_new_array():
+    rng = np.random.default_rng(0)
+    layer = tl.nn.Linear(4, 3, rng=0)
+    x1, x2 = rng.standard_normal((2, 5, 4)).astype(np.float32)
+    first = weakref.ref(_linear_weight_grad(layer, x1))
+    second = _linear_weight_grad(layer, x2)
+    # the first gradient was dropped by zero_grad: its array holds the second
+    assert first() is second
+    np.testing.assert_array_equal(second, x2.T @ np.ones((5, 3), np.float32))
+
+
+def test_linear_leaves_a_gradient_the_user_kept_untouched():
+    rng = np.random.default_rng(0)
+    layer = tl.nn.Linear(4, 3, rng=0)
+    x1, x2 = rng.standard_normal((2, 5, 4)).astype(np.float32)
+    kept = _linear_weight_grad(layer, x1)
+    expected_first = x1.T @ np.ones((5, 3), np.float32)
+    second = _linear_weight_grad(layer, x2)
+    assert not np.shares_memory(kept, second)
+    np.testing.assert_array_equal(kept, expected_first)
+    np.testing.assert_array_equal(second, x2.T @ np.ones((5, 3), np.float32))
+
+
+def test_linear_shared_weight_and_accumulation_get_their_own_arrays():
+    rng = np.random.default_rng(0)
+    layer = tl.nn.Linear(3, 3, rng=0)
+    x = rng.standard_normal((4, 3))
+    _linear_weight_grad(layer, x.astype(np.float32))
+    layer.zero_grad()
+    # the weight used twice in one graph, then a second pass accumulating
+    x = tl.tensor(x.astype(np.float32))
+    hidden = layer(x)
+    layer(hidden).sum().backward()
+    first = layer.weight.grad.copy()
+    hidden = layer(x)
+    layer(hidden).sum().backward()
+    np.testing.assert_allclose(layer.weight.grad, 2 * first, rtol=1e-6)
+    w, b = layer.weight.data.astype(np.float64), layer.bias.data.astype(np.float64)
+    h = x.data @ w + b
+    ones = np.ones((4, 3))
+    expected = h.T @ ones + x.data.T @ (ones @ w.T)
+    np.testing.assert_allclose(first, expected, rtol=1e-5)
+
+
+def test_linear_does_not_write_float64_products_into_float32_memory():
+    layer = tl.nn.Linear(2, 2, rng=0)
+    x32 = np.ones((3, 2), np.float32)
+    first = weakref.ref(_linear_weight_grad(layer, x32))
+    x64 = np.full((3, 2), 1 / 3)
+    grad = _linear_weight_grad(layer, x64)
+    assert grad.dtype == np.float32 and first() is not grad
+    np.testing.assert_array_equal(grad, np.float32(x64.T @ np.ones((3, 2))))

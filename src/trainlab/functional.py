@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainlab.tensor import Tensor, _wrap, from_op
+from trainlab.tensor import Tensor, _wrap, from_op, grad_buffer
 
 __all__ = [
     "linear",
@@ -52,7 +52,7 @@ def linear(x, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         grad_w = None
         if weight.requires_grad:
             if g.ndim == 2:
-                grad_w = x.data.T @ g
+                grad_w = np.matmul(x.data.T, g, out=grad_buffer(weight, x.data, g))
             else:
                 grad_w = x.data.reshape(-1, x.shape[-1]).T @ g.reshape(-1, g.shape[-1])
         if bias is None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import sys
 from collections.abc import Callable, Sequence
 from operator import attrgetter
 
@@ -118,6 +119,7 @@ class Tensor:
         "_backward",
         "_op",
         "_seq",
+        "_last_grad",
     )
 
     # Makes NumPy defer ``ndarray * Tensor`` to ``Tensor.__rmul__`` and friends.
@@ -138,6 +140,7 @@ class Tensor:
         self._parents: tuple[Tensor, ...] = ()
         self._backward: Callable | None = None
         self._op = ""
+        self._last_grad = None
 
     # ------------------------------------------------------------------ basics
     @property
@@ -425,6 +428,7 @@ def _constant(array) -> Tensor:
     out._parents = ()
     out._backward = None
     out._op = ""
+    out._last_grad = None
     return out
 
 
@@ -462,6 +466,7 @@ def from_op(
     out.data = data
     out.grad = None
     out._op = op
+    out._last_grad = None
     out._parents = ()
     out._backward = None
     out.requires_grad = False
@@ -520,9 +525,35 @@ def _accumulate(leaf: Tensor, grad: np.ndarray, stored: set[int]) -> None:
             and id(grad) not in stored
         )
         leaf.grad = grad if owned else np.array(grad, dtype=leaf.data.dtype)
+        leaf._last_grad = leaf.grad
         stored.add(id(leaf.grad))
     else:
         np.add(leaf.grad, grad, out=leaf.grad, casting="unsafe")
+
+
+def grad_buffer(leaf: Tensor, *operands: np.ndarray) -> np.ndarray | None:
+    """Memory into which the next gradient of ``leaf`` may be written, or None.
+
+    ``operands`` are the arrays the gradient is computed from; the memory is
+    offered only when they all have its dtype, so the result is the same
+    as in fresh memory.
+
+    It is the array of the leaf's previous gradient, once ``zero_grad()`` has
+    reset ``leaf.grad`` to None and nothing else refers to the array (a user
+    who kept ``old = p.grad`` keeps it intact). A backward that computes a
+    large gradient passes it as ``out=`` (``None`` makes NumPy allocate): on
+    Linux, freeing and re-touching a few MiB for every weight at every step
+    costs as much as a large fraction of the matrix products.
+    """
+    last = leaf._last_grad
+    if last is None or leaf.grad is not None:
+        return None
+    if any(operand.dtype != last.dtype for operand in operands):
+        return None
+    # the references are the leaf's slot, ``last`` and getrefcount's argument
+    if sys.getrefcount(last) > 3:
+        return None
+    return last
 
 
 def _reverse_topological(root: Tensor) -> list[Tensor]:
