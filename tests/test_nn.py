@@ -569,3 +569,23 @@ def test_module_without_super_init_is_refused():
         Broken()
     with pytest.raises(NotImplementedError, match="Module must define forward"):
         nn.Module()(np.ones(2))
+
+
+def test_parameters_and_modules_follow_the_named_order_with_sharing():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(2, 3, rng=0), nn.Tanh())
+            self.head = nn.Linear(3, 3, rng=1)
+            self.tied = self.head  # the same layer under a second name
+            self.scale = nn.Parameter(np.ones(1, np.float32), decay=False)
+
+    net = Net()
+    named = [param for _, param in net.named_parameters()]
+    assert [id(p) for p in net.parameters()] == [id(p) for p in named]
+    assert len(named) == 5
+    assert [id(m) for m in net.modules()] == [id(m) for _, m in net.named_modules()]
+    for param in net.parameters():
+        param.grad = np.ones_like(param.data)
+    net.zero_grad()
+    assert all(param.grad is None for param in named)

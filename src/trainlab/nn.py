@@ -125,8 +125,10 @@ class Module:
             yield from module.named_modules(f"{prefix}.{name}" if prefix else name)
 
     def modules(self) -> Iterator[Module]:
-        for _, module in self.named_modules():
-            yield module
+        """This module and every sub-module, in the order of named_modules()."""
+        yield self
+        for module in self._modules.values():
+            yield from module.modules()
 
     def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
         """``(dotted name, parameter)`` pairs, each parameter once."""
@@ -138,7 +140,15 @@ class Module:
                     yield (f"{prefix}.{name}" if prefix else name), param
 
     def parameters(self) -> list[Parameter]:
-        return [param for _, param in self.named_parameters()]
+        """Every parameter once, in the order of named_parameters()."""
+        params: list[Parameter] = []
+        seen: set[int] = set()
+        for module in self.modules():
+            for param in module._parameters.values():
+                if id(param) not in seen:
+                    seen.add(id(param))
+                    params.append(param)
+        return params
 
     def named_buffers(self) -> Iterator[tuple[str, np.ndarray]]:
         for prefix, module in self.named_modules():

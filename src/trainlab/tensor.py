@@ -202,7 +202,7 @@ class Tensor:
                     "backward() without a gradient needs a scalar tensor, "
                     f"this one has shape {self.shape}"
                 )
-            seed = np.ones_like(self.data)
+            seed = np.ones(self.data.shape, self.data.dtype)
         else:
             # A copy: the seed may become a leaf's .grad, which later calls
             # accumulate into in place; the caller's array must stay as it is.
@@ -518,9 +518,10 @@ def _accumulate(leaf: Tensor, grad: np.ndarray, stored: set[int]) -> None:
         return
     grad = np.asarray(grad)
     if leaf.grad is None:
+        flags = grad.flags
         owned = (
-            grad.flags.owndata
-            and grad.flags.writeable
+            flags.owndata
+            and flags.writeable
             and grad.dtype == leaf.data.dtype
             and id(grad) not in stored
         )
@@ -548,8 +549,9 @@ def grad_buffer(leaf: Tensor, *operands: np.ndarray) -> np.ndarray | None:
     last = leaf._last_grad
     if last is None or leaf.grad is not None:
         return None
-    if any(operand.dtype != last.dtype for operand in operands):
-        return None
+    for operand in operands:
+        if operand.dtype != last.dtype:
+            return None
     # the references are the leaf's slot, ``last`` and getrefcount's argument
     if sys.getrefcount(last) > 3:
         return None
