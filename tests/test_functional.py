@@ -433,3 +433,11 @@ def test_linear_does_not_write_float64_products_into_float32_memory():
     grad = _linear_weight_grad(layer, x64)
     assert grad.dtype == np.float32 and first() is not grad
     np.testing.assert_array_equal(grad, np.float32(x64.T @ np.ones((3, 2))))
+
+
+def test_cross_entropy_of_integer_logits_is_not_truncated():
+    logits = np.array([[1, 2, 3], [0, 0, 5]])
+    loss = F.cross_entropy(tl.tensor(logits), np.array([1, 2]))
+    expected = F.cross_entropy(tl.tensor(logits.astype(np.float64)), np.array([1, 2]))
+    assert loss.dtype == np.float64
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-15)

@@ -99,10 +99,16 @@ def sigmoid(x) -> Tensor:
     overflows.
     """
     x = _as_tensor(x)
-    out = 0.5 * (1 + np.tanh(0.5 * x.data))
+    out = np.tanh(0.5 * x.data)
+    out += 1
+    out *= 0.5
 
     def backward(g):
-        return (g * out * (1 - out),)
+        # g · y (1 − y), computed in one buffer
+        grad = np.subtract(1, out)
+        grad *= out
+        grad *= g
+        return (grad,)
 
     return from_op(out, (x,), backward, "sigmoid")
 
@@ -194,8 +200,8 @@ def cross_entropy(logits, target) -> Tensor:
         grad *= g / n
         return (grad,)
 
-    loss = np.array(loss, dtype=logits.dtype)
-    return from_op(loss, (logits,), backward, "cross_entropy")
+    # float32 logits give a float32 loss; integer logits a float64 one
+    return from_op(np.asarray(loss), (logits,), backward, "cross_entropy")
 
 
 def mse_loss(prediction, target) -> Tensor:
