@@ -131,9 +131,9 @@ def test_init_depth_figure_and_findings(depth_result):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"width": 0}, "width must be a positive int, received 0"),
-        ({"sigmas": (0.1, -1.0)}, "sigmas must be positive"),
-        ({"mults": ()}, "mults must be positive"),
+        ({"width": 0}, "width must be an int >= 1, received 0"),
+        ({"sigmas": (0.1, -1.0)}, r"sigmas\[1\] must be > 0, received -1.0"),
+        ({"mults": ()}, "mults must hold 1 to 8 numbers, received ()"),
         ({"bins": 1}, "bins must be an int >= 2"),
     ],
 )
@@ -283,7 +283,7 @@ def test_weight_decay_figure_and_findings(decay_result):
 
 
 def test_weight_decay_bad_input():
-    with pytest.raises(ValueError, match="lambdas must be non-negative"):
+    with pytest.raises(ValueError, match=r"lambdas\[1\] must be >= 0, received -0.001"):
         weight_decay.run(lambdas=(0.0, -1e-3))
     with pytest.raises(ValueError, match="epochs must be an int >= 1"):
         weight_decay.run(epochs=0)
@@ -323,7 +323,7 @@ def test_dropout_figure_names_the_convention(dropout_result):
 
 def test_dropout_bad_input():
     with pytest.raises(
-        ValueError, match=r"drop_probabilities must be numbers in \(0, 1\)"
+        ValueError, match=r"drop_probabilities\[0\] must be in \(0, 1\), received 1.0"
     ):
         dropout.run(drop_probabilities=(1.0,))
 
@@ -433,7 +433,7 @@ def test_lr_range_figure_says_heuristic(range_result):
 def test_lr_range_bad_input():
     with pytest.raises(ValueError, match="0 < lr_start < lr_end"):
         lr_range.run(lr_start=1.0, lr_end=0.1)
-    with pytest.raises(ValueError, match=r"smoothing must lie in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"smoothing must be in \[0, 1\), received 1.0"):
         lr_range.run(smoothing=1.0)
 
 

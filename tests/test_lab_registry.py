@@ -1,5 +1,6 @@
 """The registry: names in the lecture's order, lazy imports, parameter checks."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import pytest
 
 import trainlab as tl
 from trainlab.lab import registry
+from trainlab.lab.common import Experiment
 
 LECTURE_ORDER = [
     "preprocessing",
@@ -181,3 +183,37 @@ def test_format_value_round_trips_through_resolve():
     for key, value in defaults.items():
         text = registry.format_value(value)
         assert registry.resolve_params("adaptive", {key: text})[key] == value
+
+
+@pytest.mark.parametrize("name", LECTURE_ORDER)
+def test_every_experiment_checks_its_settings_and_accepts_its_defaults(name):
+    experiment = registry.get(name)
+    assert experiment.check is not Experiment.check  # a check of its own
+    assert registry.resolve_params(name) == experiment.defaults
+    int_keys = [
+        key
+        for key, value in experiment.defaults.items()
+        if isinstance(value, int) and not isinstance(value, bool)
+    ]
+    if int_keys:  # every int setting has a lower bound (at least 1 or 2)
+        with pytest.raises(ValueError, match=f"{int_keys[0]} must be"):
+            registry.resolve_params(name, {int_keys[0]: -1})
+
+
+def test_values_out_of_range_are_refused_before_anything_runs(monkeypatch):
+    real_get = registry.get
+
+    def must_not_run(**_params):
+        raise AssertionError("the experiment ran")
+
+    monkeypatch.setattr(
+        registry,
+        "get",
+        lambda name: dataclasses.replace(real_get(name), run=must_not_run),
+    )
+    with pytest.raises(ValueError, match=r"momentum must be in \(0, 1\), received 1.5"):
+        registry.resolve_params("momentum", {"momentum": "1.5"})
+    with pytest.raises(ValueError, match=r"momentum must be in \(0, 1\), received 1.5"):
+        registry.execute("momentum", momentum=1.5)
+    with pytest.raises(ValueError, match=r"drop_probabilities\[1\] must be in \(0, 1\)"):
+        registry.run("dropout", drop_probabilities="0.5,1")

@@ -30,7 +30,7 @@ from matplotlib.figure import Figure
 
 from trainlab import optim
 from trainlab.lab import paths
-from trainlab.lab.common import Experiment
+from trainlab.lab.common import Experiment, check_int, check_number, check_numbers
 
 DEFAULTS = {
     "curvatures": (0.2, 20.0),
@@ -57,6 +57,36 @@ class AdaptiveResult:
     paths: dict[str, np.ndarray]
 
 
+def check(
+    *,
+    curvatures,
+    rotation,
+    start,
+    sgd_lr,
+    adagrad_lr,
+    rmsprop_lr,
+    rmsprop_beta,
+    adam_lr,
+    adam_betas,
+    steps,
+    tol,
+) -> None:
+    """Refuse settings out of range before anything runs."""
+    paths.valley(curvatures, rotation)
+    paths.point(start, "start")
+    for name, lr in (
+        ("sgd_lr", sgd_lr),
+        ("adagrad_lr", adagrad_lr),
+        ("rmsprop_lr", rmsprop_lr),
+        ("adam_lr", adam_lr),
+    ):
+        check_number(name, lr, above=0)
+    check_number("rmsprop_beta", rmsprop_beta, at_least=0, below=1)
+    check_numbers("adam_betas", adam_betas, count=(2, 2), at_least=0, below=1)
+    check_int("steps", steps, 1)
+    check_number("tol", tol, above=0)
+
+
 def run(
     curvatures=(0.2, 20.0),
     rotation=0.0,
@@ -73,12 +103,21 @@ def run(
 ) -> AdaptiveResult:
     """The four optimizers' paths on one quadratic (deterministic: the seed is
     accepted for uniformity and not used)."""
+    params = dict(
+        curvatures=tuple(curvatures),
+        rotation=rotation,
+        start=tuple(start),
+        sgd_lr=sgd_lr,
+        adagrad_lr=adagrad_lr,
+        rmsprop_lr=rmsprop_lr,
+        rmsprop_beta=rmsprop_beta,
+        adam_lr=adam_lr,
+        adam_betas=tuple(adam_betas),
+        steps=steps,
+        tol=tol,
+    )
+    check(**params)
     quadratic = paths.valley(curvatures, rotation)
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, received {steps}")
-    if tol <= 0:
-        raise ValueError(f"tol must be > 0, received {tol}")
-    params_start = tuple(start)
     start = paths.point(start, "start")
     makers = {
         "SGD": lambda params: optim.SGD(params, lr=sgd_lr),
@@ -88,12 +127,8 @@ def run(
         ),
         "Adam": lambda params: optim.Adam(params, lr=adam_lr, betas=adam_betas),
     }
-
-    def loss(theta, _step):
-        return quadratic.loss(theta)
-
     found = {
-        name: paths.descend(start, loss, make, range(steps))
+        name: paths.full_gradient_path(quadratic, start, make, steps)
         for name, make in makers.items()
     }
     labels = (
@@ -101,19 +136,6 @@ def run(
         f"Adagrad, η = {adagrad_lr}",
         f"RMSprop, η = {rmsprop_lr}, β = {rmsprop_beta}",
         f"Adam, η = {adam_lr}, β = {tuple(adam_betas)}",
-    )
-    params = dict(
-        curvatures=tuple(curvatures),
-        rotation=rotation,
-        start=params_start,
-        sgd_lr=sgd_lr,
-        adagrad_lr=adagrad_lr,
-        rmsprop_lr=rmsprop_lr,
-        rmsprop_beta=rmsprop_beta,
-        adam_lr=adam_lr,
-        adam_betas=tuple(adam_betas),
-        steps=steps,
-        tol=tol,
     )
     return AdaptiveResult(params, quadratic, labels, found)
 
@@ -163,6 +185,7 @@ EXPERIMENT = Experiment(
     run=run,
     plot=plot,
     findings=findings,
+    check=check,
     claim=(
         "One learning rate for all parameters is a compromise: it must be small "
         "enough for the steepest direction, which makes it far too small for the "

@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from trainlab.lab import paths
-from trainlab.lab.common import Experiment
+from trainlab.lab.common import Experiment, check_int, check_number
 
 DEFAULTS = {
     **paths.LINEAR_DEFAULTS,
@@ -38,6 +38,19 @@ class BatchSizeResult:
     gradient_descent: np.ndarray
 
 
+def check(*, lr, batch_sizes, steps, **linear) -> None:
+    """Refuse settings out of range before anything runs."""
+    paths.check_linear(**linear)
+    check_number("lr", lr, above=0)
+    if not 1 <= len(batch_sizes) <= 4:
+        raise ValueError(
+            f"batch_sizes must hold 1 to 4 sizes, received {tuple(batch_sizes)}"
+        )
+    for size in batch_sizes:
+        paths.check_batch_size(size, linear["n"])
+    check_int("steps", steps, 1)
+
+
 def run(
     n=500,
     w0=(1.0, 2.0),
@@ -50,15 +63,6 @@ def run(
     seed=0,
 ) -> BatchSizeResult:
     """SGD paths for each batch size, and full-batch gradient descent."""
-    if not 1 <= len(batch_sizes) <= 4:
-        raise ValueError(
-            f"batch_sizes must hold 1 to 4 sizes, received {tuple(batch_sizes)}"
-        )
-    settings = [{"lr": lr, "batch_size": size} for size in batch_sizes]
-    settings.append({"lr": lr, "batch_size": n})
-    problem, found = paths.sgd_paths(
-        settings, steps, seed, n=n, w0=w0, cov=cov, noise_std=noise_std, start=start
-    )
     params = dict(
         n=n,
         w0=w0,
@@ -68,6 +72,12 @@ def run(
         lr=lr,
         batch_sizes=tuple(batch_sizes),
         steps=steps,
+    )
+    check(**params)
+    settings = [{"lr": lr, "batch_size": size} for size in batch_sizes]
+    settings.append({"lr": lr, "batch_size": n})
+    problem, found = paths.sgd_paths(
+        settings, steps, seed, **paths.linear_settings(params)
     )
     return BatchSizeResult(
         params=params,
@@ -96,21 +106,16 @@ def findings(result: BatchSizeResult) -> dict:
 
 def plot(result: BatchSizeResult) -> Figure:
     p = result.params
-    return paths.compare_figure(
+    return paths.linear_model_figure(
         result.expected,
         [
             (f"η = {p['lr']}, |B| = {size}", path)
             for size, path in zip(result.batch_sizes, result.paths, strict=True)
         ],
-        suptitle=(
-            f"Influence of the minibatch size: SGD, η = {p['lr']}, {p['steps']} "
-            f"steps each, same start and sample order (N = {p['n']}, "
-            f"w₀ = {tuple(p['w0'])}, σ = {p['noise_std']})"
-        ),
+        f"Influence of the minibatch size: SGD, η = {p['lr']}, {p['steps']} "
+        "steps each, same start and sample order",
+        p,
         reference=(f"full-batch GD (|B| = {p['n']})", result.gradient_descent),
-        names=("w₁", "w₂"),
-        loss_name="L_D(w) − σ²",
-        minimum_label="minimum w₀",
     )
 
 
@@ -121,6 +126,7 @@ EXPERIMENT = Experiment(
     run=run,
     plot=plot,
     findings=findings,
+    check=check,
     claim=(
         "The minibatch gradient is an unbiased but noisy estimate of the true "
         "gradient, and averaging more samples lowers its variance. With a single "

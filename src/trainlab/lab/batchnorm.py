@@ -30,7 +30,7 @@ import numpy as np
 from trainlab import data as tl_data
 from trainlab import functional as F
 from trainlab import nn, optim
-from trainlab.lab.common import PALETTE, Experiment
+from trainlab.lab.common import PALETTE, Experiment, check_int, check_number
 from trainlab.tensor import no_grad, tensor
 from trainlab.training import Callback, fit
 
@@ -108,6 +108,16 @@ def _train_mode_probability(model, X, batch_size) -> np.ndarray:
     return np.concatenate(parts)
 
 
+def check(*, depth, width, lr, momentum, batch_size, epochs) -> None:
+    """Refuse settings out of range before anything runs."""
+    check_int("depth", depth, 1)
+    check_int("width", width, 1)
+    check_number("lr", lr, above=0)
+    check_number("momentum", momentum, at_least=0, below=1)
+    check_int("batch_size", batch_size, 2)
+    check_int("epochs", epochs, 1)
+
+
 def run(
     depth: int = 6,
     width: int = 64,
@@ -118,14 +128,14 @@ def run(
     seed: int = 0,
 ) -> BatchNormResult:
     """Train without and with batch normalization; see the module docstring."""
-    for name, value, minimum in (
-        ("depth", depth, 1),
-        ("width", width, 1),
-        ("batch_size", batch_size, 2),
-        ("epochs", epochs, 1),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(f"{name} must be an int >= {minimum}, received {value!r}")
+    check(
+        depth=depth,
+        width=width,
+        lr=lr,
+        momentum=momentum,
+        batch_size=batch_size,
+        epochs=epochs,
+    )
     X_train, X_test, y_train, y_test = tl_data.digits(seed=seed, standardize=False)
     # Pixels take the values 0..16: scaled to [0, 1].
     X_train = (X_train / 16).astype(np.float32)
@@ -322,6 +332,7 @@ EXPERIMENT = Experiment(
     run=run,
     plot=plot,
     findings=findings,
+    check=check,
     claim=(
         "Normalizing each pre-activation with the mean and variance of its "
         "minibatch, then letting the network learn a scale γ and a shift β, "

@@ -29,9 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from trainlab import nn
-from trainlab.lab.common import PALETTE, Experiment
+from trainlab.lab.common import PALETTE, Experiment, check_numbers
 from trainlab.lab.weight_decay import (
     MixtureRuns,
+    check_training,
     mixture_findings,
     plot_boundaries,
     train_networks,
@@ -41,12 +42,13 @@ from trainlab.lab.weight_decay import (
 @dataclass
 class DropoutResult:
     drop_probabilities: tuple[float, ...]
-    hidden: int
-    epochs: int
-    batch_size: int
-    lr: float
-    momentum: float
     runs: MixtureRuns  # the network without dropout first
+
+
+def check(*, drop_probabilities, **training) -> None:
+    """Refuse settings out of range before anything runs."""
+    check_numbers("drop_probabilities", drop_probabilities, above=0, below=1)
+    check_training(**training)
 
 
 def run(
@@ -62,14 +64,18 @@ def run(
     seed: int = 0,
 ) -> DropoutResult:
     """Train without dropout and with each ``p``; see the module docstring."""
+    training = dict(
+        n=n,
+        hidden=hidden,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        momentum=momentum,
+        n_test=n_test,
+        grid=grid,
+    )
+    check(drop_probabilities=drop_probabilities, **training)
     probabilities = tuple(float(p) for p in drop_probabilities)
-    if not probabilities or any(not (0 < p < 1) for p in probabilities):
-        raise ValueError(
-            "drop_probabilities must be numbers in (0, 1), "
-            f"received {drop_probabilities!r}"
-        )
-    if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
-        raise ValueError(f"hidden must be an int >= 1, received {hidden!r}")
     variants = []
     for p in (0.0, *probabilities):
         # The same seed gives every network the same initial weights: the
@@ -77,18 +83,7 @@ def run(
         model = nn.mlp([2, hidden, 2], dropout=p, rng=np.random.default_rng([seed, 3]))
         label = "no dropout" if p == 0 else f"dropout p = {p:g} (h = {1 - p:.2g})"
         variants.append((label, model, 0.0))
-    runs = train_networks(
-        variants, n, epochs, batch_size, lr, momentum, n_test, grid, seed
-    )
-    return DropoutResult(
-        drop_probabilities=probabilities,
-        hidden=hidden,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        momentum=momentum,
-        runs=runs,
-    )
+    return DropoutResult(probabilities, train_networks(variants, seed, **training))
 
 
 def findings(result: DropoutResult) -> dict:
@@ -106,9 +101,7 @@ def plot(result: DropoutResult):
     figure.subplots_adjust(left=0.06, right=0.98, bottom=0.11, top=0.8, wspace=0.25)
     axes = figure.subplots(1, count, squeeze=False)[0]
     figure.suptitle(
-        f"Dropout after the hidden layer: 2-{result.hidden}-2 ReLU network, "
-        f"{len(runs.y)} samples, SGD η = {result.lr:g}, μ = {result.momentum:g}, "
-        f"|B| = {result.batch_size}, {result.epochs} epochs\n"
+        f"Dropout after the hidden layer: {runs.title()}\n"
         "p = probability of DROPPING a unit (trainlab/PyTorch); the lecture's "
         "keep mask h ~ B(h) has h = 1 − p; inverted dropout, nothing at test. "
         f"Bayes error {100 * runs.bayes_error:.1f}%"
@@ -147,6 +140,7 @@ EXPERIMENT = Experiment(
     run=run,
     plot=plot,
     findings=findings,
+    check=check,
     claim=(
         "Switching hidden units off at random during training stops units from "
         "relying on particular partners, so the network cannot memorize its "

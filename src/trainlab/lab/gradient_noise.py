@@ -31,7 +31,7 @@ import numpy as np
 from trainlab import data as tl_data
 from trainlab import functional as F
 from trainlab import nn
-from trainlab.lab.common import PALETTE, Experiment
+from trainlab.lab.common import PALETTE, Experiment, check_int
 
 
 @dataclass
@@ -61,17 +61,11 @@ def _gradient(model, parameters, X, y) -> np.ndarray:
     return np.concatenate([parameter.grad.ravel() for parameter in parameters])
 
 
-def run(
-    n: int = 1000,
-    hidden: int = 32,
-    batch_sizes: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
-    draws: int = 300,
-    seed: int = 0,
-) -> GradientNoiseResult:
-    """Measure the minibatch-gradient variance; see the module docstring."""
-    for name, value in (("n", n), ("hidden", hidden), ("draws", draws)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-            raise ValueError(f"{name} must be an int >= 2, received {value!r}")
+def check(*, n, hidden, batch_sizes, draws) -> None:
+    """Refuse settings out of range before anything runs."""
+    check_int("n", n, 2)
+    check_int("hidden", hidden, 2)
+    check_int("draws", draws, 2)
     sizes = np.array(batch_sizes)
     if (
         sizes.ndim != 1
@@ -83,6 +77,18 @@ def run(
         raise ValueError(
             f"batch_sizes must be ints in [1, n) = [1, {n}), received {batch_sizes!r}"
         )
+
+
+def run(
+    n: int = 1000,
+    hidden: int = 32,
+    batch_sizes: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+    draws: int = 300,
+    seed: int = 0,
+) -> GradientNoiseResult:
+    """Measure the minibatch-gradient variance; see the module docstring."""
+    check(n=n, hidden=hidden, batch_sizes=batch_sizes, draws=draws)
+    sizes = np.array(batch_sizes)
 
     rng = np.random.default_rng(seed)
     X, y = tl_data.gaussian_mixture(n, rng=rng)
@@ -254,6 +260,7 @@ EXPERIMENT = Experiment(
     run=run,
     plot=plot,
     findings=findings,
+    check=check,
     claim=(
         "A minibatch gradient is an unbiased estimate of the full gradient, and "
         "averaging |B| per-sample gradients divides its variance by about |B|: "

@@ -27,7 +27,7 @@ import numpy as np
 
 from trainlab import init as tl_init
 from trainlab import nn
-from trainlab.lab.common import PALETTE, Experiment
+from trainlab.lab.common import PALETTE, Experiment, check_int, check_numbers
 from trainlab.tensor import Tensor, from_op, no_grad, tensor
 
 SATURATION = 0.99
@@ -118,6 +118,16 @@ def _relu_pass(x0: np.ndarray, network: list[nn.Module], seed: int):
     return np.array(preactivation_var), np.array(gradient_var)
 
 
+def check(*, width, depth, n_samples, sigmas, mults, bins) -> None:
+    """Refuse settings out of range before anything runs."""
+    check_int("width", width, 1)
+    check_int("depth", depth, 1)
+    check_int("n_samples", n_samples, 1)
+    check_numbers("sigmas", sigmas, above=0)
+    check_numbers("mults", mults, above=0)
+    check_int("bins", bins, 2)
+
+
 def run(
     width: int = 1024,
     depth: int = 7,
@@ -128,17 +138,16 @@ def run(
     seed: int = 0,
 ) -> InitDepthResult:
     """Measure both networks; see the module docstring."""
-    for name, value in (("width", width), ("depth", depth), ("n_samples", n_samples)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, received {value!r}")
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
-        raise ValueError(f"bins must be an int >= 2, received {bins!r}")
+    check(
+        width=width,
+        depth=depth,
+        n_samples=n_samples,
+        sigmas=sigmas,
+        mults=mults,
+        bins=bins,
+    )
     sigmas = tuple(float(s) for s in sigmas)
     mults = tuple(float(m) for m in mults)
-    if not sigmas or any(not math.isfinite(s) or s <= 0 for s in sigmas):
-        raise ValueError(f"sigmas must be positive numbers, received {sigmas!r}")
-    if not mults or any(not math.isfinite(m) or m <= 0 for m in mults):
-        raise ValueError(f"mults must be positive numbers, received {mults!r}")
 
     rng = np.random.default_rng(seed)
     x0 = rng.standard_normal((n_samples, width), dtype=np.float32)
@@ -318,6 +327,7 @@ EXPERIMENT = Experiment(
     run=run,
     plot=plot,
     findings=findings,
+    check=check,
     claim=(
         "With weights drawn too small the signal shrinks at every layer until "
         "the deep layers output almost nothing; drawn too large, tanh units sit "

@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from trainlab.lab import paths
-from trainlab.lab.common import Experiment
+from trainlab.lab.common import Experiment, check_int, check_number, check_numbers
 
 DEFAULTS = {
     **paths.LINEAR_DEFAULTS,
@@ -36,6 +36,15 @@ class LearningRateResult:
     excess_losses: list[np.ndarray]
 
 
+def check(*, lrs, batch_size, steps, tol, **linear) -> None:
+    """Refuse settings out of range before anything runs."""
+    paths.check_linear(**linear)
+    check_numbers("lrs", lrs, count=(1, 4), above=0)
+    paths.check_batch_size(batch_size, linear["n"])
+    check_int("steps", steps, 1)
+    check_number("tol", tol, above=0)
+
+
 def run(
     n=500,
     w0=(1.0, 2.0),
@@ -49,20 +58,6 @@ def run(
     seed=0,
 ) -> LearningRateResult:
     """SGD paths for each learning rate in ``lrs``, all else shared."""
-    if not 1 <= len(lrs) <= 4:
-        raise ValueError(f"lrs must hold 1 to 4 learning rates, received {lrs}")
-    if tol <= 0:
-        raise ValueError(f"tol must be > 0, received {tol}")
-    problem, found = paths.sgd_paths(
-        [{"lr": lr, "batch_size": batch_size} for lr in lrs],
-        steps,
-        seed,
-        n=n,
-        w0=w0,
-        cov=cov,
-        noise_std=noise_std,
-        start=start,
-    )
     params = dict(
         n=n,
         w0=w0,
@@ -73,6 +68,13 @@ def run(
         batch_size=batch_size,
         steps=steps,
         tol=tol,
+    )
+    check(**params)
+    problem, found = paths.sgd_paths(
+        [{"lr": lr, "batch_size": batch_size} for lr in lrs],
+        steps,
+        seed,
+        **paths.linear_settings(params),
     )
     return LearningRateResult(
         params=params,
@@ -101,20 +103,15 @@ def findings(result: LearningRateResult) -> dict:
 
 def plot(result: LearningRateResult) -> Figure:
     p = result.params
-    return paths.compare_figure(
+    return paths.linear_model_figure(
         result.expected,
         [
             (f"η = {lr}, |B| = {p['batch_size']}", path)
             for lr, path in zip(result.lrs, result.paths, strict=True)
         ],
-        suptitle=(
-            f"Influence of the learning rate: SGD, |B| = {p['batch_size']}, "
-            f"{p['steps']} steps, same start and minibatch order "
-            f"(N = {p['n']}, w₀ = {tuple(p['w0'])}, σ = {p['noise_std']})"
-        ),
-        names=("w₁", "w₂"),
-        loss_name="L_D(w) − σ²",
-        minimum_label="minimum w₀",
+        f"Influence of the learning rate: SGD, |B| = {p['batch_size']}, "
+        f"{p['steps']} steps, same start and minibatch order",
+        p,
     )
 
 
@@ -125,6 +122,7 @@ EXPERIMENT = Experiment(
     run=run,
     plot=plot,
     findings=findings,
+    check=check,
     claim=(
         "The learning rate sets the length of every step. With η = 0.01 the path "
         "is smooth but crawls: after 100 minibatches it is still far from the "

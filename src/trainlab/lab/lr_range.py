@@ -29,7 +29,6 @@ more) follow, each from the same start; their held-out accuracy is recorded.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +36,7 @@ import numpy as np
 from trainlab import data as tl_data
 from trainlab import functional as F
 from trainlab import nn, optim
-from trainlab.lab.common import PALETTE, Experiment
+from trainlab.lab.common import PALETTE, Experiment, check_int, check_number
 from trainlab.training import DivergenceError, fit
 
 DIVERGED = 4.0
@@ -93,6 +92,24 @@ def _network(seed: int) -> nn.Sequential:
     return nn.mlp([64, 64, 10], rng=np.random.default_rng([seed, 1]))
 
 
+def check(
+    *, lr_start, lr_end, epochs, batch_size, momentum, smoothing, check_epochs
+) -> None:
+    """Refuse settings out of range before anything runs."""
+    check_number("lr_start", lr_start, above=0)
+    check_number("lr_end", lr_end, above=0)
+    if not lr_start < lr_end:
+        raise ValueError(
+            "lr_start and lr_end must satisfy 0 < lr_start < lr_end, received "
+            f"lr_start={lr_start!r}, lr_end={lr_end!r}"
+        )
+    check_int("epochs", epochs, 1)
+    check_int("batch_size", batch_size, 1)
+    check_number("momentum", momentum, at_least=0, below=1)
+    check_number("smoothing", smoothing, at_least=0, below=1)
+    check_int("check_epochs", check_epochs, 1)
+
+
 def run(
     lr_start: float = 1e-4,
     lr_end: float = 10.0,
@@ -104,16 +121,15 @@ def run(
     seed: int = 0,
 ) -> LrRangeResult:
     """Run the range test, then train briefly at three constant rates."""
-    if not (0 < lr_start < lr_end and math.isfinite(lr_end)):
-        raise ValueError(
-            "lr_start and lr_end must satisfy 0 < lr_start < lr_end, received "
-            f"lr_start={lr_start!r}, lr_end={lr_end!r}"
-        )
-    if not 0 <= smoothing < 1:
-        raise ValueError(f"smoothing must lie in [0, 1), received {smoothing!r}")
-    for name, value in (("epochs", epochs), ("check_epochs", check_epochs)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1, received {value!r}")
+    check(
+        lr_start=lr_start,
+        lr_end=lr_end,
+        epochs=epochs,
+        batch_size=batch_size,
+        momentum=momentum,
+        smoothing=smoothing,
+        check_epochs=check_epochs,
+    )
     X_train, X_test, y_train, y_test = tl_data.digits(seed=seed)
 
     def exponential(t: float) -> float:
@@ -311,6 +327,7 @@ EXPERIMENT = Experiment(
     run=run,
     plot=plot,
     findings=findings,
+    check=check,
     claim=(
         "Beyond the lecture: one short run with an exponentially growing learning "
         "rate shows the range where the loss falls; a rate near the steepest "

@@ -33,7 +33,7 @@ import numpy as np
 from trainlab import data as tl_data
 from trainlab import functional as F
 from trainlab import nn, optim, schedules
-from trainlab.lab.common import PALETTE, Experiment
+from trainlab.lab.common import PALETTE, Experiment, check_int, check_number
 from trainlab.training import fit
 
 
@@ -93,6 +93,34 @@ def _regression_task(n: int, dim: int, seed: int):
     return X, y[:, None], optimum
 
 
+def check(
+    *,
+    epochs,
+    lr,
+    gamma,
+    milestone_every,
+    lr_min,
+    restart_period,
+    period_mult,
+    momentum,
+    batch_size,
+    n,
+    dim,
+) -> None:
+    """Refuse settings out of range before anything runs."""
+    check_int("epochs", epochs, 1)
+    check_number("lr", lr, above=0)
+    check_number("gamma", gamma, above=0)
+    check_int("milestone_every", milestone_every, 1)
+    check_number("lr_min", lr_min, at_least=0, at_most=lr)
+    check_number("restart_period", restart_period, above=0)
+    check_number("period_mult", period_mult, at_least=1)
+    check_number("momentum", momentum, at_least=0, below=1)
+    check_int("batch_size", batch_size, 1)
+    check_int("n", n, 2)
+    check_int("dim", dim, 1)
+
+
 def run(
     epochs: int = 50,
     lr: float = 0.1,
@@ -108,15 +136,19 @@ def run(
     seed: int = 0,
 ) -> SchedulesResult:
     """Draw the schedules and train the task under each."""
-    for name, value, minimum in (
-        ("epochs", epochs, 1),
-        ("milestone_every", milestone_every, 1),
-        ("batch_size", batch_size, 1),
-        ("n", n, 2),
-        ("dim", dim, 1),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(f"{name} must be an int >= {minimum}, received {value!r}")
+    check(
+        epochs=epochs,
+        lr=lr,
+        gamma=gamma,
+        milestone_every=milestone_every,
+        lr_min=lr_min,
+        restart_period=restart_period,
+        period_mult=period_mult,
+        momentum=momentum,
+        batch_size=batch_size,
+        n=n,
+        dim=dim,
+    )
     labels, chosen, milestones = _schedules(
         epochs, lr, gamma, milestone_every, lr_min, restart_period, period_mult
     )
@@ -257,6 +289,7 @@ EXPERIMENT = Experiment(
     run=run,
     plot=plot,
     findings=findings,
+    check=check,
     claim=(
         "A learning rate large enough to make fast progress early keeps the "
         "iterates bouncing around at the end; lowering it over time, in steps at "

@@ -21,7 +21,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from trainlab.lab import paths
-from trainlab.lab.common import PALETTE, Experiment
+from trainlab.lab.common import PALETTE, Experiment, check_int, check_number
 
 DEFAULTS = {
     **paths.LINEAR_DEFAULTS,
@@ -41,6 +41,16 @@ class MomentumResult:
     paths: list[np.ndarray]
 
 
+def check(*, lr, momentum, batch_size, steps, tol, **linear) -> None:
+    """Refuse settings out of range before anything runs."""
+    paths.check_linear(**linear)
+    check_number("lr", lr, above=0)
+    check_number("momentum", momentum, above=0, below=1)
+    paths.check_batch_size(batch_size, linear["n"])
+    check_int("steps", steps, 1)
+    check_number("tol", tol, above=0)
+
+
 def run(
     n=500,
     w0=(1.0, 2.0),
@@ -55,21 +65,6 @@ def run(
     seed=0,
 ) -> MomentumResult:
     """SGD paths without momentum and with momentum μ = ``momentum``."""
-    if not 0 < momentum < 1:
-        raise ValueError(f"momentum must be in (0, 1), received {momentum}")
-    if tol <= 0:
-        raise ValueError(f"tol must be > 0, received {tol}")
-    momentums = (0.0, momentum)
-    problem, found = paths.sgd_paths(
-        [{"lr": lr, "batch_size": batch_size, "momentum": mu} for mu in momentums],
-        steps,
-        seed,
-        n=n,
-        w0=w0,
-        cov=cov,
-        noise_std=noise_std,
-        start=start,
-    )
     params = dict(
         n=n,
         w0=w0,
@@ -81,6 +76,14 @@ def run(
         batch_size=batch_size,
         steps=steps,
         tol=tol,
+    )
+    check(**params)
+    momentums = (0.0, momentum)
+    problem, found = paths.sgd_paths(
+        [{"lr": lr, "batch_size": batch_size, "momentum": mu} for mu in momentums],
+        steps,
+        seed,
+        **paths.linear_settings(params),
     )
     return MomentumResult(
         params=params,
@@ -116,20 +119,15 @@ def findings(result: MomentumResult) -> dict:
 
 def plot(result: MomentumResult) -> Figure:
     p = result.params
-    return paths.compare_figure(
+    return paths.linear_model_figure(
         result.expected,
         [
             (f"η = {p['lr']}, {_label(mu)}", path)
             for mu, path in zip(result.momentums, result.paths, strict=True)
         ],
-        suptitle=(
-            f"Momentum smooths the path: SGD, η = {p['lr']}, |B| = "
-            f"{p['batch_size']}, {p['steps']} steps, same start and minibatch "
-            f"order (N = {p['n']}, w₀ = {tuple(p['w0'])}, σ = {p['noise_std']})"
-        ),
-        names=("w₁", "w₂"),
-        loss_name="L_D(w) − σ²",
-        minimum_label="minimum w₀",
+        f"Momentum smooths the path: SGD, η = {p['lr']}, |B| = "
+        f"{p['batch_size']}, {p['steps']} steps, same start and minibatch order",
+        p,
         extra=lambda ax: _draw_turning(ax, result),
     )
 
@@ -160,6 +158,7 @@ EXPERIMENT = Experiment(
     run=run,
     plot=plot,
     findings=findings,
+    check=check,
     claim=(
         "Plain SGD has no memory: each step follows only the current minibatch "
         "gradient, so with a large learning rate or a bumpy loss the direction "

@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 
 from trainlab import optim
 from trainlab.lab import paths
-from trainlab.lab.common import Experiment
+from trainlab.lab.common import Experiment, check_int, check_number
 
 DEFAULTS = {
     "curvatures": (1.0, 10.0),
@@ -49,6 +49,16 @@ class NesterovResult:
     nesterov_path: np.ndarray
 
 
+def check(*, curvatures, start, lr, momentum, steps, tol) -> None:
+    """Refuse settings out of range before anything runs."""
+    paths.valley(curvatures)
+    paths.point(start, "start")
+    check_number("lr", lr, above=0)
+    check_number("momentum", momentum, above=0, below=1)
+    check_int("steps", steps, 1)
+    check_number("tol", tol, above=0)
+
+
 def run(
     curvatures=(1.0, 10.0),
     start=(-4.0, 1.5),
@@ -60,36 +70,27 @@ def run(
 ) -> NesterovResult:
     """Momentum and Nesterov paths on the same quadratic (deterministic: the
     seed is accepted for uniformity and not used)."""
-    quadratic = paths.valley(curvatures)
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, received {steps}")
-    if tol <= 0:
-        raise ValueError(f"tol must be > 0, received {tol}")
-    params_start = tuple(start)
-    start = paths.point(start, "start")
-
-    def loss(theta, _step):
-        return quadratic.loss(theta)
-
-    found = [
-        paths.descend(
-            start,
-            loss,
-            lambda params, nesterov=nesterov: optim.SGD(
-                params, lr=lr, momentum=momentum, nesterov=nesterov
-            ),
-            range(steps),
-        )
-        for nesterov in (False, True)
-    ]
     params = dict(
         curvatures=tuple(curvatures),
-        start=params_start,
+        start=tuple(start),
         lr=lr,
         momentum=momentum,
         steps=steps,
         tol=tol,
     )
+    check(**params)
+    quadratic = paths.valley(curvatures)
+    found = [
+        paths.full_gradient_path(
+            quadratic,
+            paths.point(start, "start"),
+            lambda params, nesterov=nesterov: optim.SGD(
+                params, lr=lr, momentum=momentum, nesterov=nesterov
+            ),
+            steps,
+        )
+        for nesterov in (False, True)
+    ]
     return NesterovResult(params, quadratic, found[0], found[1])
 
 
@@ -147,6 +148,7 @@ EXPERIMENT = Experiment(
     run=run,
     plot=plot,
     findings=findings,
+    check=check,
     claim=(
         "On a valley much steeper across than along, momentum builds up speed "
         "across the valley and overshoots: the path swings from wall to wall "

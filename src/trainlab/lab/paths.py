@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 
 from trainlab import functional as F
 from trainlab.data import linear_gaussian, minibatches
-from trainlab.lab.common import PALETTE
+from trainlab.lab.common import PALETTE, check_int, check_number, fixed_margins
 from trainlab.nn import Parameter
 from trainlab.optim import SGD
 from trainlab.tensor import Tensor, tensor
@@ -42,7 +42,11 @@ __all__ = [
     "generators",
     "valley",
     "LINEAR_DEFAULTS",
+    "check_linear",
+    "check_batch_size",
+    "linear_settings",
     "sgd_paths",
+    "full_gradient_path",
     "descend",
     "index_batches",
     "mse_batch_loss",
@@ -55,7 +59,7 @@ __all__ = [
     "first_below",
     "mean_step_cosine",
     "compare_figure",
-    "fixed_margins",
+    "linear_model_figure",
     "view_bounds",
     "draw_contours",
     "draw_path",
@@ -190,12 +194,10 @@ class LinearProblem:
 
     @classmethod
     def sample(cls, n, w0, cov, noise_std, rng) -> LinearProblem:
+        check_int("n", n, 2)
         w0 = point(w0, "w0")
         sigma = covariance(cov)
-        if noise_std < 0:
-            raise ValueError(f"noise_std must be >= 0, received {noise_std}")
-        if n < 2:
-            raise ValueError(f"n must be >= 2, received {n}")
+        check_number("noise_std", noise_std, at_least=0)
         X, y = linear_gaussian(n, w0, sigma, noise_std=noise_std, rng=rng)
         return cls(X, y, Quadratic(sigma, w0, noise_std**2), Quadratic.from_data(X, y))
 
@@ -308,6 +310,32 @@ LINEAR_DEFAULTS = {
 }
 
 
+def check_linear(*, n, w0, cov, noise_std, start, **_others) -> None:
+    """Refuse a bad setting of the linear model ``LINEAR_DEFAULTS`` describes.
+
+    Other keyword arguments are ignored: an experiment passes all of its own.
+    """
+    check_int("n", n, 2)
+    point(w0, "w0")
+    covariance(cov)
+    check_number("noise_std", noise_std, at_least=0)
+    point(start, "start")
+
+
+def check_batch_size(batch_size, n: int, name: str = "batch_size") -> int:
+    """A minibatch size that fits in a sample of ``n``: an int in 1..n."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
+        raise TypeError(f"{name} must be an int in 1..n={n}, received {batch_size!r}")
+    if not 1 <= batch_size <= n:
+        raise ValueError(f"{name} must be in 1..n={n}, received {batch_size}")
+    return int(batch_size)
+
+
+def linear_settings(params: dict) -> dict:
+    """The settings of the linear model among an experiment's ``params``."""
+    return {key: params[key] for key in LINEAR_DEFAULTS}
+
+
 def sgd_paths(
     settings: Sequence[dict],
     steps: int,
@@ -326,8 +354,7 @@ def sgd_paths(
     stream is re-seeded for each variant), so only the setting differs.
     ``batch_size=n`` is full-batch gradient descent.
     """
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, received {steps}")
+    check_int("steps", steps, 1)
     data_seed, order_seed = np.random.SeedSequence(seed).spawn(2)
     problem = LinearProblem.sample(
         n, w0, cov, noise_std, np.random.default_rng(data_seed)
@@ -336,9 +363,7 @@ def sgd_paths(
     start = point(start, "start")
     found = []
     for setting in settings:
-        batch_size = setting["batch_size"]
-        if not 1 <= batch_size <= n:
-            raise ValueError(f"batch_size must be in 1..n={n}, received {batch_size}")
+        batch_size = check_batch_size(setting["batch_size"], n)
         batches = index_batches(n, batch_size, steps, np.random.default_rng(order_seed))
 
         def make_optimizer(params, setting=setting):
@@ -351,6 +376,20 @@ def sgd_paths(
 
         found.append(descend(start, loss, make_optimizer, batches))
     return problem, found
+
+
+def full_gradient_path(
+    quadratic: Quadratic,
+    start: Sequence[float],
+    make_optimizer: Callable[[list[Parameter]], object],
+    steps: int,
+) -> np.ndarray:
+    """The path of ``steps`` optimizer steps on ``quadratic`` with full gradients."""
+
+    def loss(theta: Tensor, _step) -> Tensor:
+        return quadratic.loss(theta)
+
+    return descend(start, loss, make_optimizer, range(steps))
 
 
 def path_length(path: np.ndarray) -> float:
@@ -515,31 +554,6 @@ def label_axes(ax, title: str | None = None, names: tuple[str, str] = ("θ₁", 
         ax.set_title(title, fontsize=10)
 
 
-def fixed_margins(
-    figure: Figure,
-    left: float = 0.8,
-    right: float = 0.25,
-    top: float = 0.75,
-    bottom: float = 0.6,
-    wspace: float = 0.3,
-    hspace: float = 0.3,
-) -> None:
-    """Margins in inches (spaces between panels as fractions of a panel).
-
-    Fixed margins draw in about half the time of matplotlib's constrained
-    layout, which measures every label twice; the lab draws many figures.
-    """
-    width, height = figure.get_size_inches()
-    figure.subplots_adjust(
-        left=left / width,
-        right=1 - right / width,
-        top=1 - top / height,
-        bottom=bottom / height,
-        wspace=wspace,
-        hspace=hspace,
-    )
-
-
 def compare_figure(
     quadratic: Quadratic,
     variants: Sequence[tuple[str, np.ndarray]],
@@ -643,3 +657,29 @@ def compare_figure(
     curves.legend(fontsize=8)
     figure.suptitle(suptitle, fontsize=11)
     return figure
+
+
+def linear_model_figure(
+    expected: Quadratic,
+    variants: Sequence[tuple[str, np.ndarray]],
+    title: str,
+    params: dict,
+    **options,
+) -> Figure:
+    """:func:`compare_figure` for SGD on the linear model Y = ⟨w₀, X⟩ + ε.
+
+    The suptitle is ``title`` followed by the model's settings from
+    ``params``; ``options`` go to :func:`compare_figure`.
+    """
+    return compare_figure(
+        expected,
+        variants,
+        suptitle=(
+            f"{title} (N = {params['n']}, w₀ = {tuple(params['w0'])}, "
+            f"σ = {params['noise_std']})"
+        ),
+        names=("w₁", "w₂"),
+        loss_name="L_D(w) − σ²",
+        minimum_label="minimum w₀",
+        **options,
+    )

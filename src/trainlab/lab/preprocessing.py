@@ -25,7 +25,14 @@ from matplotlib.figure import Figure
 from trainlab import optim
 from trainlab.data import Standardizer, linear_gaussian
 from trainlab.lab import paths
-from trainlab.lab.common import PALETTE, Experiment
+from trainlab.lab.common import (
+    PALETTE,
+    Experiment,
+    check_int,
+    check_number,
+    check_numbers,
+    fixed_margins,
+)
 
 DEFAULTS = {
     "n": 500,
@@ -48,6 +55,18 @@ class PreprocessingResult:
     losses: dict[str, paths.Quadratic]
     lrs: dict[str, float]
     paths: dict[str, np.ndarray]
+
+
+def check(*, n, mean, stds, correlation, u, noise_std, tol, max_steps) -> None:
+    """Refuse settings out of range before anything runs."""
+    check_int("n", n, 2)
+    paths.point(mean, "mean")
+    check_numbers("stds", stds, count=(2, 2), above=0)
+    check_number("correlation", correlation, above=-1, below=1)
+    paths.point(u, "u")
+    check_number("noise_std", noise_std, at_least=0)
+    check_number("tol", tol, above=0)
+    check_int("max_steps", max_steps, 1)
 
 
 def run(
@@ -73,20 +92,9 @@ def run(
         tol=tol,
         max_steps=max_steps,
     )
-    mean = paths.point(mean, "mean")
-    stds = paths.point(stds, "stds")
-    if min(stds) <= 0:
-        raise ValueError(f"stds must be > 0, received {tuple(params['stds'])}")
-    if not -1 < correlation < 1:
-        raise ValueError(f"correlation must be in (-1, 1), received {correlation}")
-    if tol <= 0:
-        raise ValueError(f"tol must be > 0, received {tol}")
-    if max_steps < 1:
-        raise ValueError(f"max_steps must be >= 1, received {max_steps}")
+    check(**params)
     cov = np.outer(stds, stds) * np.array([[1.0, correlation], [correlation, 1.0]])
-    X, y = linear_gaussian(
-        n, paths.point(u, "u"), cov, mu=mean, noise_std=noise_std, rng=seed
-    )
+    X, y = linear_gaussian(n, u, cov, mu=mean, noise_std=noise_std, rng=seed)
 
     inputs = {
         "raw": X,
@@ -150,7 +158,7 @@ def plot(result: PreprocessingResult) -> Figure:
     p = result.params
     figure = Figure(figsize=(14.5, 10))
     axes = figure.subplots(2, 3)
-    paths.fixed_margins(figure, top=1.0, bottom=0.95, wspace=0.3, hspace=0.3)
+    fixed_margins(figure, top=1.0, bottom=0.95, wspace=0.3, hspace=0.3)
 
     everything = np.concatenate(list(result.inputs.values()) + [np.zeros((1, 2))])
     bounds = paths.view_bounds([everything], margin=0.05)
@@ -248,6 +256,7 @@ EXPERIMENT = Experiment(
     run=run,
     plot=plot,
     findings=findings,
+    check=check,
     claim=(
         "Inputs should be centered and put on a common scale before training. "
         "For a linear neuron trained with the squared error the loss is a "

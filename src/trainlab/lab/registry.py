@@ -3,8 +3,9 @@
 Experiment modules are imported only when an experiment is asked for, so
 listing the names costs nothing and one missing module does not break the
 others. Parameters are checked against the experiment's ``defaults``: an
-unknown key or a value of the wrong type is refused with a message that names
-the key, what was expected and what was received. Strings (as they come from
+unknown key, a value of the wrong type or one out of range (the experiment's
+``check``) is refused with a message that names the key, what was expected
+and what was received, before anything runs. Strings (as they come from
 the command line) are converted by the type of the default value: ``int``,
 ``float``, ``bool`` (``true``/``false``, ``yes``/``no``, ``on``/``off``,
 ``1``/``0``), ``str``, and tuples or lists of numbers written ``0.5,1,2``.
@@ -208,7 +209,10 @@ def resolve_params(name: str, params: dict | None = None) -> dict:
 
     Unknown keys raise ``ValueError`` listing the valid keys; values that do
     not fit the default's type raise ``TypeError`` or ``ValueError`` naming
-    the key, the expected type and the value received.
+    the key, the expected type and the value received; then the experiment's
+    own ``check`` refuses values out of range (``steps=0``, a probability
+    above 1) with a ``ValueError`` naming the parameter. Nothing runs here:
+    a mistake is refused before any computing starts.
     """
     experiment = get(name)
     params = dict(params or {})
@@ -224,6 +228,7 @@ def resolve_params(name: str, params: dict | None = None) -> dict:
     resolved = dict(experiment.defaults)
     for key, value in params.items():
         resolved[key] = _coerce(key, experiment.defaults[key], value)
+    experiment.check(**resolved)
     return resolved
 
 

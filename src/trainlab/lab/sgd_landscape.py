@@ -23,7 +23,13 @@ from matplotlib.figure import Figure
 
 from trainlab import optim
 from trainlab.lab import paths
-from trainlab.lab.common import PALETTE, Experiment
+from trainlab.lab.common import (
+    PALETTE,
+    Experiment,
+    check_int,
+    check_number,
+    fixed_margins,
+)
 
 DEFAULTS = {
     "n": 500,
@@ -48,6 +54,18 @@ class SGDLandscapeResult:
     expected_losses: np.ndarray
 
 
+def check(*, lr, batch_size, steps, panels, **linear) -> None:
+    """Refuse settings out of range before anything runs."""
+    paths.check_linear(**linear)
+    check_number("lr", lr, above=0)
+    paths.check_batch_size(batch_size, linear["n"])
+    check_int("steps", steps, 1)
+    if isinstance(panels, bool) or not isinstance(panels, int):
+        raise TypeError(f"panels must be an int, received {panels!r}")
+    if not 1 <= panels <= min(steps, 8):
+        raise ValueError(f"panels must be in 1..min(steps, 8), received {panels}")
+
+
 def run(
     n=500,
     w0=(1.0, 2.0),
@@ -61,8 +79,18 @@ def run(
     seed=0,
 ) -> SGDLandscapeResult:
     """SGD from ``start`` for ``steps`` minibatches, keeping the first losses."""
-    if not 1 <= panels <= min(steps, 8):
-        raise ValueError(f"panels must be in 1..min(steps, 8), received {panels}")
+    params = dict(
+        n=n,
+        w0=w0,
+        cov=cov,
+        noise_std=noise_std,
+        start=start,
+        lr=lr,
+        batch_size=batch_size,
+        steps=steps,
+        panels=panels,
+    )
+    check(**params)
     data_rng, order_rng = paths.generators(seed, 2)
     problem = paths.LinearProblem.sample(n, w0, cov, noise_std, data_rng)
     batches = paths.index_batches(n, batch_size, steps, order_rng)
@@ -86,17 +114,6 @@ def run(
     )
     angles = np.degrees(np.arccos(np.clip(cosines, -1.0, 1.0)))
 
-    params = dict(
-        n=n,
-        w0=w0,
-        cov=cov,
-        noise_std=noise_std,
-        start=start,
-        lr=lr,
-        batch_size=batch_size,
-        steps=steps,
-        panels=panels,
-    )
     return SGDLandscapeResult(
         params=params,
         expected=problem.expected,
@@ -138,7 +155,7 @@ def plot(result: SGDLandscapeResult) -> Figure:
     grid = figure.add_gridspec(
         2, 1 + (shown + 1) // 2, width_ratios=[2.2] + [1] * ((shown + 1) // 2)
     )
-    paths.fixed_margins(figure, top=0.7, bottom=0.6, wspace=0.35, hspace=0.45)
+    fixed_margins(figure, top=0.7, bottom=0.6, wspace=0.35, hspace=0.45)
     ax = figure.add_subplot(grid[:, 0])
     paths.draw_contours(ax, result.expected, bounds, minimum_label="minimum w₀ of L_D")
     paths.draw_path(
@@ -215,6 +232,7 @@ EXPERIMENT = Experiment(
     run=run,
     plot=plot,
     findings=findings,
+    check=check,
     claim=(
         "For the linear model Y = ⟨w₀, X⟩ + ε the expected squared loss is a bowl "
         "with elliptic level lines centred at w₀, shaped by the input covariance "

@@ -33,7 +33,7 @@ from trainlab import data as tl_data
 from trainlab import functional as F
 from trainlab import init as tl_init
 from trainlab import nn, optim
-from trainlab.lab.common import PALETTE, Experiment
+from trainlab.lab.common import PALETTE, Experiment, check_int, check_number
 from trainlab.tensor import no_grad
 from trainlab.training import Callback, fit
 
@@ -104,6 +104,20 @@ def _model(start: str, hidden: int, value: float, rng) -> nn.Sequential:
     return model
 
 
+def check(*, hidden, value, n, epochs, batch_size, lr, momentum) -> None:
+    """Refuse settings out of range before anything runs."""
+    check_int("hidden", hidden, 2)
+    if check_number("value", value) == 0:
+        raise ValueError(
+            f"value (the constant start) must be a non-zero number, received {value!r}"
+        )
+    check_int("n", n, 2)
+    check_int("epochs", epochs, 1)
+    check_int("batch_size", batch_size, 1)
+    check_number("lr", lr, above=0)
+    check_number("momentum", momentum, at_least=0, below=1)
+
+
 def run(
     hidden: int = 16,
     value: float = 0.5,
@@ -115,12 +129,15 @@ def run(
     seed: int = 0,
 ) -> SymmetryResult:
     """Train from the three starts; see the module docstring."""
-    if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 2:
-        raise ValueError(f"hidden must be an int >= 2, received {hidden!r}")
-    if not (isinstance(value, int | float) and math.isfinite(value) and value != 0):
-        raise ValueError(
-            f"value (the constant start) must be a non-zero number, received {value!r}"
-        )
+    check(
+        hidden=hidden,
+        value=value,
+        n=n,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        momentum=momentum,
+    )
     rng = np.random.default_rng(seed)
     X, y = tl_data.two_moons(n, noise=0.1, rng=rng)
     X = X.astype(np.float32)
@@ -270,6 +287,7 @@ EXPERIMENT = Experiment(
     run=run,
     plot=plot,
     findings=findings,
+    check=check,
     claim=(
         "Weights set to zero receive zero gradients and never move, so the "
         "network learns nothing. Weights set to one constant let it learn, but "

@@ -32,7 +32,13 @@ import numpy as np
 from trainlab import data as tl_data
 from trainlab import functional as F
 from trainlab import nn, optim
-from trainlab.lab.common import PALETTE, Experiment
+from trainlab.lab.common import (
+    PALETTE,
+    Experiment,
+    check_int,
+    check_number,
+    check_numbers,
+)
 from trainlab.tensor import no_grad
 from trainlab.training import fit
 
@@ -66,40 +72,46 @@ class MixtureRuns:
     bayes_disagreement: np.ndarray  # (runs,) fraction of fresh samples
     grid_disagreement: np.ndarray  # (runs,) fraction of the plotted square
     weight_norm_sq: np.ndarray  # (runs,) Σ_k ‖W⁽ᵏ⁾‖²_F
-    n_test: int
+    training: dict  # the settings of check_training, shared by every run
+
+    @property
+    def n_test(self) -> int:
+        return self.training["n_test"]
+
+    def title(self) -> str:
+        """The network and its training, as the figures' titles state them."""
+        t = self.training
+        return (
+            f"2-{t['hidden']}-2 ReLU network, {t['n']} samples, SGD "
+            f"η = {t['lr']:g}, μ = {t['momentum']:g}, |B| = {t['batch_size']}, "
+            f"{t['epochs']} epochs"
+        )
 
 
-def _check_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, received {value!r}")
-    return value
+def check_training(*, n, hidden, epochs, batch_size, lr, momentum, n_test, grid):
+    """Refuse a bad setting of the training shared with the dropout experiment."""
+    check_int("n", n, 2)
+    check_int("hidden", hidden, 1)
+    check_int("epochs", epochs, 1)
+    check_int("batch_size", batch_size, 1)
+    check_number("lr", lr, above=0)
+    check_number("momentum", momentum, at_least=0, below=1)
+    check_int("n_test", n_test, 2)
+    check_int("grid", grid, 2)
 
 
 def train_networks(
-    variants: list[tuple[str, nn.Module, float]],
-    n: int,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    momentum: float,
-    n_test: int,
-    grid: int,
-    seed: int,
+    variants: list[tuple[str, nn.Module, float]], seed: int, **training
 ) -> MixtureRuns:
     """Train each ``(label, model, λ)`` on one mixture sample, and measure them.
 
-    The models should start from the same weights (the caller builds them);
-    each is trained by ``SGD(lr, momentum, weight_decay=λ)`` with
+    ``training`` holds the settings :func:`check_training` checks (``hidden``
+    only describes the models, which the caller builds, all from the same
+    weights). Each is trained by ``SGD(lr, momentum, weight_decay=λ)`` with
     :func:`trainlab.fit`, with the same seed, hence the same minibatch order.
     """
-    for name, value, minimum in (
-        ("n", n, 2),
-        ("epochs", epochs, 1),
-        ("batch_size", batch_size, 1),
-        ("n_test", n_test, 1),
-        ("grid", grid, 2),
-    ):
-        _check_int(name, value, minimum)
+    check_training(**training)
+    n, n_test, grid = training["n"], training["n_test"], training["grid"]
     task = tl_data.GaussianMixtureTask.default()
     X, y = tl_data.gaussian_mixture(n, rng=np.random.default_rng(seed), task=task)
     X_test, y_test = task.sample(n_test, rng=np.random.default_rng([seed, 1]))
@@ -109,9 +121,7 @@ def train_networks(
     bayes_test = (posterior > 0.5).astype(np.int64)
     risk = np.minimum(posterior, 1.0 - posterior)
     bayes_error = float(risk.mean())
-    bayes_error_stderr = (
-        float(risk.std(ddof=1) / math.sqrt(n_test)) if n_test > 1 else math.inf
-    )
+    bayes_error_stderr = float(risk.std(ddof=1) / math.sqrt(n_test))
 
     low = X.min(axis=0) - 0.5
     high = X.max(axis=0) + 0.5
@@ -123,7 +133,10 @@ def train_networks(
     train_error, test_error, disagreement, norms, probabilities = [], [], [], [], []
     for _, model, weight_decay in variants:
         optimizer = optim.SGD(
-            model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay
+            model.parameters(),
+            lr=training["lr"],
+            momentum=training["momentum"],
+            weight_decay=weight_decay,
         )
         fit(
             model,
@@ -131,8 +144,8 @@ def train_networks(
             optimizer,
             X,
             y,
-            epochs=epochs,
-            batch_size=batch_size,
+            epochs=training["epochs"],
+            batch_size=training["batch_size"],
             seed=seed,
             progress=False,
         )
@@ -165,7 +178,7 @@ def train_networks(
             (np.array(probabilities) > 0.5) != (bayes_grid > 0), axis=(1, 2)
         ),
         weight_norm_sq=np.array(norms),
-        n_test=n_test,
+        training=dict(training),
     )
 
 
@@ -224,12 +237,13 @@ def plot_boundaries(axes, runs: MixtureRuns) -> None:
 @dataclass
 class WeightDecayResult:
     lambdas: tuple[float, ...]
-    hidden: int
-    epochs: int
-    batch_size: int
-    lr: float
-    momentum: float
     runs: MixtureRuns
+
+
+def check(*, lambdas, **training) -> None:
+    """Refuse settings out of range before anything runs."""
+    check_numbers("lambdas", lambdas, at_least=0)
+    check_training(**training)
 
 
 def run(
@@ -245,28 +259,25 @@ def run(
     seed: int = 0,
 ) -> WeightDecayResult:
     """Train one network per λ from the same start; see the module docstring."""
+    training = dict(
+        n=n,
+        hidden=hidden,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        momentum=momentum,
+        n_test=n_test,
+        grid=grid,
+    )
+    check(lambdas=lambdas, **training)
     lambdas = tuple(float(v) for v in lambdas)
-    if not lambdas or any(not math.isfinite(v) or v < 0 for v in lambdas):
-        raise ValueError(f"lambdas must be non-negative numbers, received {lambdas!r}")
-    _check_int("hidden", hidden, 1)
     start = nn.mlp([2, hidden, 2], rng=np.random.default_rng([seed, 3])).state_dict()
     variants = []
     for weight_decay in lambdas:
         model = nn.mlp([2, hidden, 2])
         model.load_state_dict(start)  # every λ starts from the same weights
         variants.append((f"λ = {weight_decay:g}", model, weight_decay))
-    runs = train_networks(
-        variants, n, epochs, batch_size, lr, momentum, n_test, grid, seed
-    )
-    return WeightDecayResult(
-        lambdas=lambdas,
-        hidden=hidden,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        momentum=momentum,
-        runs=runs,
-    )
+    return WeightDecayResult(lambdas, train_networks(variants, seed, **training))
 
 
 def mixture_findings(runs: MixtureRuns) -> dict:
@@ -308,11 +319,7 @@ def plot(result: WeightDecayResult):
         wspace=0.32,
         hspace=0.32,
     )
-    figure.suptitle(
-        f"Weight decay: 2-{result.hidden}-2 ReLU network, {len(runs.y)} samples, "
-        f"SGD η = {result.lr:g}, μ = {result.momentum:g}, |B| = {result.batch_size}, "
-        f"{result.epochs} epochs; penalty λ Σ‖W‖²_F"
-    )
+    figure.suptitle(f"Weight decay: {runs.title()}; penalty λ Σ‖W‖²_F")
     boundary_axes = [
         figure.add_subplot(grid[index // columns, index % columns])
         for index in range(count)
@@ -381,6 +388,7 @@ EXPERIMENT = Experiment(
     run=run,
     plot=plot,
     findings=findings,
+    check=check,
     claim=(
         "Penalizing the squared norm of the weights keeps them small, which "
         "smooths the function the network computes: with 200 noisy samples the "
