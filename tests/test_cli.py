@@ -276,3 +276,132 @@ def test_jobs_must_be_positive(tmp_path, capsys):
     assert _errors(capsys) == [
         "trainlab lab all: error: --jobs must be >= 1, received 0"
     ]
+
+
+# ------------------------------------------------- --out, checks, failures
+def _never_run(monkeypatch):
+    """Make any experiment run fail the test: the command must stop before."""
+
+    def execute(name, **_params):
+        raise AssertionError(f"{name} ran although the command was refused")
+
+    monkeypatch.setattr(registry, "execute", execute)
+
+
+def test_an_out_folder_that_cannot_be_created_is_refused_before_running(
+    tmp_path, monkeypatch, capsys
+):
+    _never_run(monkeypatch)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    out = blocker / "figures"
+    assert cli.main(["lab", "run", "momentum", "--out", str(out)]) == 2
+    (line,) = _errors(capsys)
+    assert line.startswith(
+        f"trainlab lab run: error: --out {out}: cannot create or write to this folder ("
+    )
+    assert cli.main(["lab", "all", "--out", str(blocker), "--no-progress"]) == 2
+    assert _errors(capsys) == [
+        f"trainlab lab all: error: --out {blocker}: this is a file, not a folder"
+    ]
+
+
+def test_the_out_folder_is_created_with_its_parents(tmp_path, small_figures):
+    out = tmp_path / "new" / "deeper"
+    argv = ["lab", "run", "nesterov", "--set", "steps=5", "--no-progress"]
+    assert cli.main([*argv, "--out", str(out)]) == 0
+    assert sorted(path.name for path in out.iterdir()) == ["nesterov.png"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ("momentum=1.5", "momentum: momentum must be in (0, 1), received 1.5"),
+        ("steps=0", "momentum: steps must be an int >= 1, received 0"),
+        ("lr=-0.1", "momentum: lr must be > 0, received -0.1"),
+        ("batch_size=501", "momentum: batch_size must be in 1..n=500, received 501"),
+    ],
+)
+def test_values_out_of_range_are_refused_before_running(
+    setting, expected, tmp_path, monkeypatch, capsys
+):
+    _never_run(monkeypatch)
+    argv = ["lab", "run", "momentum", "--set", setting, "--out", str(tmp_path)]
+    assert cli.main(argv) == 2
+    assert _errors(capsys) == [f"trainlab lab run: error: {expected}"]
+
+
+def test_an_error_while_running_is_not_called_a_usage_error(monkeypatch):
+    # With --set given, a bug inside the experiment must still look like a bug.
+    real_get = registry.get
+
+    def broken_run(**_params):
+        raise ValueError("a bug inside the experiment")
+
+    def get(name):
+        return dataclasses.replace(real_get(name), run=broken_run)
+
+    monkeypatch.setattr(registry, "get", get)
+    argv = ["lab", "run", "nesterov", "--set", "steps=5", "--no-progress"]
+    with pytest.raises(ValueError, match="a bug inside the experiment"):
+        cli.main(argv)
+
+
+def test_an_error_while_running_exits_1_with_its_traceback(tmp_path):
+    code = (
+        "import dataclasses, sys\n"
+        "from trainlab import cli\n"
+        "from trainlab.lab import registry\n"
+        "real_get = registry.get\n"
+        "def broken_run(**params):\n"
+        "    raise ValueError('a bug inside the experiment')\n"
+        "registry.get = lambda name: dataclasses.replace(real_get(name), "
+        "run=broken_run)\n"
+        "sys.exit(cli.main(sys.argv[1:]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, "lab", "run", "nesterov", "--set", "steps=5"]
+        + ["--out", str(tmp_path), "--no-progress"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1
+    assert "Traceback (most recent call last)" in done.stderr
+    assert done.stderr.rstrip().endswith("ValueError: a bug inside the experiment")
+
+
+def _disk_full(run, out_dir, formats=("png",)):
+    raise OSError(28, "No space left on device", str(out_dir / f"{run.name}.png"))
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_figure_that_cannot_be_written_gives_one_line_and_status_1(
+    jobs, tmp_path, monkeypatch, capsys
+):
+    from trainlab.lab import report
+
+    monkeypatch.setattr(report, "save_figure", _disk_full)
+    argv = ["lab", "run", "nesterov", "adaptive", "--set", "steps=5"]
+    status = cli.main([*argv, "--out", str(tmp_path), "--jobs", jobs])
+    assert status == 1
+    captured = capsys.readouterr()
+    # The progress bar was wiped first: the error stands alone on its line.
+    before, _, last = captured.err.rpartition("\r")
+    assert re.fullmatch(
+        r"trainlab lab run: error: cannot write the figure of (nesterov|adaptive) "
+        rf"{re.escape(str(tmp_path))}/\S+\.png: No space left on device\n",
+        last,
+    )
+    assert "lab:" in before  # the bar was shown
+    assert before.rpartition("\r")[2].strip() == ""
+
+
+def test_workers_use_one_blas_thread():
+    from concurrent.futures import ProcessPoolExecutor
+
+    from threadpoolctl import threadpool_info
+
+    with ProcessPoolExecutor(1, initializer=cli._one_blas_thread) as pool:
+        pools = pool.submit(threadpool_info).result()
+    blas = [info for info in pools if info["user_api"] == "blas"]
+    assert blas and all(info["num_threads"] == 1 for info in blas)
