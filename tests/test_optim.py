@@ -15,6 +15,7 @@ from trainlab.optim import (
     Adagrad,
     Adam,
     AdamW,
+    NonFiniteStepError,
     RMSprop,
     clip_grad_norm,
     weight_penalty,
@@ -186,6 +187,28 @@ def test_weight_decay_changes_the_path_and_spares_biases(name):
     decayed = trainlab_path(ours(decayed_params, 0.1), decayed_params, 30)
     assert max_relative_gap(decayed, plain) > 1e-3
 
+    # Fed the same gradients, with and without decay, the optimizers move the
+    # weights differently but the biases (decay=False) exactly alike.
+    rng = np.random.default_rng(5)
+    plain_params, decayed_params = fresh_params(), fresh_params()
+    plain_optimizer = ours(plain_params, 0.0)
+    decayed_optimizer = ours(decayed_params, 0.1)
+    for _ in range(10):
+        gradients = [rng.normal(size=a.shape) for a in INITIAL]
+        for params, optimizer in (
+            (plain_params, plain_optimizer),
+            (decayed_params, decayed_optimizer),
+        ):
+            for param, gradient in zip(params, gradients, strict=True):
+                param.grad = gradient
+            optimizer.step()
+    for index in (1, 3):
+        np.testing.assert_array_equal(
+            decayed_params[index].data, plain_params[index].data
+        )
+    for index in (0, 2):
+        assert not np.allclose(decayed_params[index].data, plain_params[index].data)
+
 
 def test_weight_decay_adds_two_lambda_w_on_decayed_params_only():
     weight = Parameter(np.array([[1.0, -2.0], [0.5, 4.0]]), decay=True)
@@ -348,6 +371,43 @@ def test_adagrad_first_step_by_hand():
     )
 
 
+def test_adagrad_eps_inside_the_root_over_two_steps_by_hand():
+    # ε = 0.1 inside the root: θ_{t+1} = θ_t − η ∇ / √(g_{t+1} + ε)
+    param = one_parameter([1.0, -2.0], [0.5, -4.0])
+    optimizer = Adagrad([param], lr=0.1, eps=0.1, eps_inside_sqrt=True)
+    optimizer.step()  # g = [0.25, 16]
+    first = np.array([1 - 0.1 * 0.5 / np.sqrt(0.35), -2 + 0.1 * 4 / np.sqrt(16.1)])
+    np.testing.assert_allclose(param.data, first, rtol=1e-14)
+    param.grad = np.array([1.0, 2.0])
+    optimizer.step()  # g = [0.25 + 1, 16 + 4]
+    np.testing.assert_allclose(optimizer.sq_sum[0], [1.25, 20.0], rtol=1e-15)
+    second = first - 0.1 * np.array([1.0 / np.sqrt(1.35), 2.0 / np.sqrt(20.1)])
+    np.testing.assert_allclose(param.data, second, rtol=1e-14)
+
+    # ε outside the root, √g + ε, is another path at this ε
+    outside = one_parameter([1.0, -2.0], [0.5, -4.0])
+    Adagrad([outside], lr=0.1, eps=0.1).step()
+    assert np.abs(outside.data - first).max() > 1e-3
+
+
+def test_rmsprop_eps_inside_the_root_over_two_steps_by_hand():
+    # β = 0.5, ε = 0.1 inside the root: θ_{t+1} = θ_t − η ∇ / √(g_{t+1} + ε)
+    param = one_parameter([1.0, -2.0], [0.5, -4.0])
+    optimizer = RMSprop([param], lr=0.01, beta=0.5, eps=0.1, eps_inside_sqrt=True)
+    optimizer.step()  # g = 0.5 ∇² = [0.125, 8]
+    first = np.array([1 - 0.01 * 0.5 / np.sqrt(0.225), -2 + 0.01 * 4 / np.sqrt(8.1)])
+    np.testing.assert_allclose(param.data, first, rtol=1e-14)
+    param.grad = np.array([1.0, 2.0])
+    optimizer.step()  # g = 0.5 [0.125, 8] + 0.5 [1, 4] = [0.5625, 6]
+    np.testing.assert_allclose(optimizer.sq_avg[0], [0.5625, 6.0], rtol=1e-15)
+    second = first - 0.01 * np.array([1.0 / np.sqrt(0.6625), 2.0 / np.sqrt(6.1)])
+    np.testing.assert_allclose(param.data, second, rtol=1e-14)
+
+    outside = one_parameter([1.0, -2.0], [0.5, -4.0])
+    RMSprop([outside], lr=0.01, beta=0.5, eps=0.1).step()
+    assert np.abs(outside.data - first).max() > 1e-4
+
+
 def test_rmsprop_first_step_by_hand():
     # g = (1 − β) ∇², so the first step is η ∇ / (√(1 − β) |∇|) = 10 η sign(∇)
     param = one_parameter([1.0, -2.0], [0.5, -4.0])
@@ -460,6 +520,98 @@ def test_parameters_without_gradient_are_skipped(name):
         assert not np.any(getattr(optimizer, state_name)[2])
     assert not np.array_equal(params[0].data, INITIAL[0])
     assert optimizer.step_count == 1
+
+
+# ------------------------------------------------------- steps that must stay finite
+def float32_params():
+    return fresh_params([a.astype(np.float32) for a in INITIAL])
+
+
+def optimizer_state(optimizer):
+    return {
+        key: value.copy() if isinstance(value, np.ndarray) else value
+        for key, value in optimizer.state_dict().items()
+    }
+
+
+@pytest.mark.parametrize("name", sorted(ALL_OPTIMIZERS))
+def test_require_finite_takes_exactly_the_plain_step(name):
+    plain_params, checked_params = float32_params(), float32_params()
+    plain = ALL_OPTIMIZERS[name](plain_params)
+    checked = ALL_OPTIMIZERS[name](checked_params)
+    for _ in range(5):
+        for params, optimizer, require_finite in (
+            (plain_params, plain, False),
+            (checked_params, checked, True),
+        ):
+            optimizer.zero_grad()
+            network_loss(params).backward()
+            optimizer.step(require_finite=require_finite)
+    for a, b in zip(plain_params, checked_params, strict=True):
+        np.testing.assert_array_equal(a.data, b.data)
+    expected, received = plain.state_dict(), checked.state_dict()
+    for key, value in expected.items():
+        np.testing.assert_array_equal(received[key], value)
+
+
+@pytest.mark.parametrize("name", sorted(ALL_OPTIMIZERS))
+def test_require_finite_refuses_an_overflowing_step_and_changes_nothing(name):
+    params = float32_params()
+    optimizer = ALL_OPTIMIZERS[name](params)
+    for _ in range(3):
+        optimizer.zero_grad()
+        network_loss(params).backward()
+        optimizer.step(require_finite=True)
+    params_before = [p.data.copy() for p in params]
+    arrays = [p.data for p in params]
+    state_before = optimizer_state(optimizer)
+
+    optimizer.zero_grad()
+    network_loss(params).backward()
+    params[1].grad = None  # skipped: never refused
+    optimizer.lr = 1e39  # η ∇ overflows float32
+    with pytest.raises(
+        NonFiniteStepError, match=r"step 4 would make params\[0, 2, 3\]"
+    ):
+        optimizer.step(require_finite=True)
+
+    for param, array, before in zip(params, arrays, params_before, strict=True):
+        assert param.data is array
+        np.testing.assert_array_equal(param.data, before)
+    for key, value in optimizer_state(optimizer).items():
+        np.testing.assert_array_equal(value, state_before[key] if key != "lr" else 1e39)
+    assert optimizer.step_count == 3
+
+    # without the check the same step writes non-finite values
+    with np.errstate(over="ignore", invalid="ignore"):
+        optimizer.step()
+    assert not np.isfinite(params[0].data).all()
+
+
+def test_require_finite_catches_overflow_of_a_finite_update():
+    # θ = 3e38, u = +1e38: both finite, θ + u overflows float32
+    param = Parameter(np.array([3e38, 1.0], dtype=np.float32))
+    param.grad = np.array([-1e38, 0.0], dtype=np.float32)
+    optimizer = SGD([param], lr=1.0)
+    with pytest.raises(NonFiniteStepError) as info:
+        optimizer.step(require_finite=True)
+    assert isinstance(info.value, FloatingPointError) and info.value.indices == [0]
+    np.testing.assert_array_equal(param.data, np.float32([3e38, 1.0]))
+
+    # u = 1e30 overflows u² (the fast check) but θ + u is finite: taken
+    param = Parameter(np.array([1.0, 1.0], dtype=np.float32))
+    param.grad = np.array([-1e30, 0.0], dtype=np.float32)
+    SGD([param], lr=1.0).step(require_finite=True)
+    np.testing.assert_array_equal(param.data, np.float32([1e30, 1.0]))
+
+
+def test_require_finite_checks_half_precision_exactly():
+    # u = 200 has a finite u² in float16, but 65400 + 200 is beyond its maximum
+    param = Parameter(np.array([65400.0], dtype=np.float16))
+    param.grad = np.array([-200.0], dtype=np.float16)
+    with pytest.raises(NonFiniteStepError):
+        SGD([param], lr=1.0).step(require_finite=True)
+    assert param.data[0] == np.float16(65400.0)
 
 
 def test_zero_grad_and_lr_setting():

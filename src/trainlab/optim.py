@@ -29,6 +29,12 @@ Two pieces are shared by all optimizers rather than repeated in each:
 
 Gradient-norm clipping (:func:`clip_grad_norm`) is a separate function, called
 between ``backward()`` and ``step()``; it is not part of the lecture.
+
+``step(require_finite=True)`` takes a step only if it leaves every parameter
+finite: it computes every update first, writing the new state into spare
+arrays, and raises :class:`NonFiniteStepError` with nothing changed when an
+update would overflow; otherwise it applies the updates and swaps the spare
+arrays in (no copies). :func:`trainlab.training.fit` steps this way.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ __all__ = [
     "RMSprop",
     "Adam",
     "AdamW",
+    "NonFiniteStepError",
     "weight_penalty",
     "clip_grad_norm",
 ]
@@ -115,6 +122,34 @@ def _check_params(params) -> list[Parameter]:
     return params
 
 
+class NonFiniteStepError(FloatingPointError):
+    """``step(require_finite=True)`` refused a step that would leave a
+    parameter non-finite; nothing was changed.
+
+    ``indices`` lists the refused parameters' positions in ``params``.
+    """
+
+    def __init__(self, message: str, indices: list[int]):
+        super().__init__(message)
+        self.indices = indices
+
+
+def _stays_finite(param: np.ndarray, update: np.ndarray) -> bool:
+    """Whether θ + u is finite, for a finite θ.
+
+    Fast path: a finite ``Σ u²`` (one dot product) bounds every |u| by
+    √(largest float), 2^64 in float32, far below half the spacing of the
+    floats near the largest one (2^103 in float32, 2^970 in float64), so
+    θ + u cannot overflow. Otherwise, and for 16-bit floats where the bound
+    is too weak, θ + u is computed and checked.
+    """
+    if param.dtype.itemsize >= 4:
+        flat = update.ravel()
+        if math.isfinite(float(np.dot(flat, flat))):
+            return True
+    return bool(np.isfinite(param + update).all())
+
+
 # ---------------------------------------------------------------- base class
 class Optimizer(ABC):
     """Common machinery: parameters, state, ``lr``, weight decay, ε placement.
@@ -122,7 +157,9 @@ class Optimizer(ABC):
     A subclass lists the names of its per-parameter state in
     ``state_names`` (each becomes an attribute: a list of arrays, one per
     parameter, zero at the start) and implements ``_update(index, param,
-    grad, lr)``, which changes ``param`` (the parameter's array) in place.
+    grad, lr)``, which returns the update u of θ_{t+1} = θ_t + u and writes
+    the new state s_{t+1} into the array :meth:`_state_pair` names, without
+    touching ``param``.
 
     ``step()`` reads ``lr`` once, increments ``step_count`` (the t of Adam's
     bias correction) and updates every parameter that has a gradient; a
@@ -150,7 +187,12 @@ class Optimizer(ABC):
             setattr(self, name, [np.zeros_like(p.data) for p in self.params])
         # Scratch space for the intermediate quantities of one update.
         self._work = [np.empty_like(p.data) for p in self.params]
+        self._scratch: list[np.ndarray | None] = [None] * len(self.params)
         self._decayed_grad: list[np.ndarray | None] = [None] * len(self.params)
+        # Where _update writes s_{t+1}: the state arrays themselves (in place)
+        # or, for step(require_finite=True), spare arrays swapped in after.
+        self._next_state: dict[str, list[np.ndarray]] = {}
+        self._spare_state: dict[str, list[np.ndarray]] | None = None
 
     # --------------------------------------------------------------------- lr
     @property
@@ -168,18 +210,83 @@ class Optimizer(ABC):
         for param in self.params:
             param.grad = None
 
-    def step(self) -> None:
-        """Apply one update to every parameter that has a gradient."""
+    def step(self, require_finite: bool = False) -> None:
+        """Apply one update θ_{t+1} = θ_t + u to every parameter with a gradient.
+
+        With ``require_finite=True`` every update is computed before any
+        parameter changes, the new state going to spare arrays. If an update
+        would leave a parameter non-finite (u itself not finite, or so large
+        that θ + u overflows), :class:`NonFiniteStepError` is raised, without
+        NumPy's overflow warnings, and nothing has changed: parameters, state
+        and ``step_count`` are those from before the call. Otherwise the
+        updates are applied and the spare arrays become the state (a swap,
+        not a copy).
+        """
         lr = self._lr
         self.step_count += 1
-        for index, param in enumerate(self.params):
-            if param.grad is None:
-                continue
-            self._update(index, param.data, self._gradient(index), lr)
+        if not require_finite:
+            self._next_state = {name: getattr(self, name) for name in self.state_names}
+            for index, param in enumerate(self.params):
+                if param.grad is not None:
+                    param.data += self._update(
+                        index, param.data, self._gradient(index), lr
+                    )
+            return
+
+        self._next_state = self._spare()
+        updates, refused = [], []
+        # an overflow is reported by the error below, not by NumPy warnings
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for index, param in enumerate(self.params):
+                if param.grad is None:
+                    continue
+                update = self._update(index, param.data, self._gradient(index), lr)
+                if not _stays_finite(param.data, update):
+                    refused.append(index)
+                updates.append((index, update))
+        if refused:
+            self.step_count -= 1
+            raise NonFiniteStepError(
+                f"step {self.step_count + 1} would make params{refused} non-finite "
+                f"(lr={lr:g}); nothing was changed",
+                refused,
+            )
+        for index, update in updates:
+            self.params[index].data += update
+            for name in self.state_names:
+                state, spare = getattr(self, name), self._next_state[name]
+                state[index], spare[index] = spare[index], state[index]
+
+    def _spare(self) -> dict[str, list[np.ndarray]]:
+        """The spare state arrays of ``step(require_finite=True)``, made once."""
+        if self._spare_state is None:
+            self._spare_state = {
+                name: [np.empty_like(array) for array in getattr(self, name)]
+                for name in self.state_names
+            }
+        return self._spare_state
+
+    def _state_pair(self, name: str, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """(s_t, s_{t+1}): the state array of parameter ``index`` and the array
+        its new value goes to (the same array, updated in place, unless the
+        step must stay finite)."""
+        return getattr(self, name)[index], self._next_state[name][index]
+
+    def _scratch_array(self, index: int) -> np.ndarray:
+        """A second scratch array for parameter ``index``, made on first use."""
+        if self._scratch[index] is None:
+            self._scratch[index] = np.empty_like(self.params[index].data)
+        return self._scratch[index]
 
     @abstractmethod
-    def _update(self, index: int, param: np.ndarray, grad: np.ndarray, lr: float):
-        """Update ``param`` in place from ``grad`` (already including decay)."""
+    def _update(
+        self, index: int, param: np.ndarray, grad: np.ndarray, lr: float
+    ) -> np.ndarray:
+        """The update u (θ_{t+1} = θ_t + u) from ``grad`` (decay included).
+
+        Writes the new state into ``_state_pair(name, index)[1]``; reads
+        ``param`` but never changes it.
+        """
 
     def _gradient(self, index: int) -> np.ndarray:
         """∇_W L_R = ∇_W L_B + 2λW for a decayed parameter, else ∇ unchanged.
@@ -393,24 +500,23 @@ class SGD(Optimizer):
         work = self._work[index]
         if self.momentum == 0:
             # θ_{t+1} = θ_t − η ∇
-            param -= np.multiply(lr, grad, out=work)
-            return
-        velocity = self.velocity[index]
+            return np.multiply(-lr, grad, out=work)
+        velocity, next_velocity = self._state_pair("velocity", index)
         momentum = self.momentum
         scaled_grad = np.multiply(lr, grad, out=work)
 
         # v_{t+1} = μ v_t − η ∇
-        velocity *= momentum
-        velocity -= scaled_grad
+        np.multiply(momentum, velocity, out=next_velocity)
+        next_velocity -= scaled_grad
 
         if not self.nesterov:
             # θ_{t+1} = θ_t + v_{t+1}
-            param += velocity
-            return
+            return next_velocity
 
         # φ_{t+1} = φ_t − η ∇L(φ_t) + μ v_{t+1}
-        param -= scaled_grad
-        param += np.multiply(momentum, velocity, out=work)
+        update = np.multiply(momentum, next_velocity, out=self._scratch_array(index))
+        update -= scaled_grad
+        return update
 
     def theta(self) -> list[np.ndarray]:
         """θ = φ − μ v for Nesterov (the model holds φ); copies otherwise."""
@@ -449,17 +555,17 @@ class Adagrad(Optimizer):
         super().__init__(params, lr, weight_decay, eps, eps_inside_sqrt)
 
     def _update(self, index, param, grad, lr):
-        sq_sum = self.sq_sum[index]
+        sq_sum, next_sq_sum = self._state_pair("sq_sum", index)
         work = self._work[index]
 
         # g_{t+1} = g_t + ∇ ⊙ ∇
-        sq_sum += np.square(grad, out=work)
+        np.add(sq_sum, np.square(grad, out=work), out=next_sq_sum)
 
         # θ_{t+1} = θ_t − η ∇ / (√g_{t+1} + ε)
-        denominator = self._root(sq_sum, out=work)
-        step = np.divide(grad, denominator, out=work)
-        step *= lr
-        param -= step
+        denominator = self._root(next_sq_sum, out=work)
+        update = np.divide(grad, denominator, out=work)
+        update *= -lr
+        return update
 
 
 # ------------------------------------------------------------------- RMSprop
@@ -499,18 +605,18 @@ class RMSprop(Optimizer):
 
     def _update(self, index, param, grad, lr):
         beta = self.beta
-        sq_avg = self.sq_avg[index]
+        sq_avg, next_sq_avg = self._state_pair("sq_avg", index)
         work = self._work[index]
 
         # g_{t+1} = β g_t + (1 − β) ∇ ⊙ ∇
-        sq_avg *= beta
-        sq_avg += np.multiply(1 - beta, np.square(grad, out=work), out=work)
+        np.multiply(beta, sq_avg, out=next_sq_avg)
+        next_sq_avg += np.multiply(1 - beta, np.square(grad, out=work), out=work)
 
         # θ_{t+1} = θ_t − η ∇ / (√g_{t+1} + ε)
-        denominator = self._root(sq_avg, out=work)
-        step = np.divide(grad, denominator, out=work)
-        step *= lr
-        param -= step
+        denominator = self._root(next_sq_avg, out=work)
+        update = np.divide(grad, denominator, out=work)
+        update *= -lr
+        return update
 
 
 # ---------------------------------------------------------------------- Adam
@@ -571,38 +677,42 @@ class Adam(Optimizer):
     def _update(self, index, param, grad, lr):
         beta1, beta2 = self.beta1, self.beta2
         t = self.step_count
-        first_moment = self.first_moment[index]
-        second_moment = self.second_moment[index]
+        first_moment, next_first_moment = self._state_pair("first_moment", index)
+        second_moment, next_second_moment = self._state_pair("second_moment", index)
         work = self._work[index]
 
         # v_{t+1} = β1 v_t + (1 − β1) ∇
-        first_moment *= beta1
-        first_moment += np.multiply(1 - beta1, grad, out=work)
+        np.multiply(beta1, first_moment, out=next_first_moment)
+        next_first_moment += np.multiply(1 - beta1, grad, out=work)
 
         # g_{t+1} = β2 g_t + (1 − β2) ∇ ⊙ ∇
-        second_moment *= beta2
-        second_moment += np.multiply(1 - beta2, np.square(grad, out=work), out=work)
+        np.multiply(beta2, second_moment, out=next_second_moment)
+        next_second_moment += np.multiply(
+            1 - beta2, np.square(grad, out=work), out=work
+        )
 
         # g̃_{t+1} = g_{t+1} / (1 − β2^t), then the denominator √g̃ + ε
-        corrected_second_moment = np.divide(second_moment, 1 - beta2**t, out=work)
+        corrected_second_moment = np.divide(next_second_moment, 1 - beta2**t, out=work)
         denominator = self._root(corrected_second_moment, out=work)
 
         # θ_{t+1} = θ_t − η ṽ_{t+1} / denominator,  ṽ_{t+1} = v_{t+1} / (1 − β1^t)
-        step = np.divide(first_moment, denominator, out=work)
-        step *= lr / (1 - beta1**t)
-        param -= step
+        update = np.divide(next_first_moment, denominator, out=work)
+        update *= -(lr / (1 - beta1**t))
+        return update
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay, exactly as PyTorch's ``AdamW``.
+    """Adam with decoupled weight decay, as PyTorch's ``AdamW``.
 
-    Before the Adam step (see :class:`Adam`), on the plain gradient::
+    With u_Adam the update of :class:`Adam` (computed from the plain
+    gradient)::
 
-        θ_t ← θ_t − η λ θ_t        (decay=True params only)
+        θ_{t+1} = θ_t − η λ θ_t + u_Adam        (decay=True params only)
 
     The decay is not the gradient of a penalty, so there is no factor 2 and
     it does not pass through the moments: ``weight_decay=λ`` here equals
-    PyTorch's ``AdamW(weight_decay=λ)`` on the weights' parameter group.
+    PyTorch's ``AdamW(weight_decay=λ)`` on the weights' parameter group (up
+    to rounding: PyTorch first scales θ by 1 − ηλ, then adds u_Adam).
     Biases and batch-norm γ, β (``decay=False``) are not decayed.
     """
 
@@ -622,11 +732,15 @@ class AdamW(Adam):
         return self._loss_gradient(index)
 
     def _update(self, index, param, grad, lr):
-        # θ_t ← θ_t − η λ θ_t
-        if self.params[index].decay:
-            param *= 1 - lr * self.weight_decay
+        update = super()._update(index, param, grad, lr)
+        if not self.params[index].decay:
+            return update
 
-        super()._update(index, param, grad, lr)
+        # θ_{t+1} = θ_t − η λ θ_t + u_Adam
+        update -= np.multiply(
+            lr * self.weight_decay, param, out=self._scratch_array(index)
+        )
+        return update
 
 
 # ------------------------------------------------------------ free functions
