@@ -100,7 +100,9 @@ def normal_(w, std: float = 1.0, mean: float = 0.0, rng=None):
     array = _array(w)
     generator = as_generator(rng)
     sample = generator.standard_normal(array.shape, dtype=_sampling_dtype(array))
-    array[...] = sample * std + mean
+    sample *= std
+    sample += mean
+    array[...] = sample
     return w
 
 
@@ -111,7 +113,9 @@ def uniform_(w, low: float = -1.0, high: float = 1.0, rng=None):
     array = _array(w)
     generator = as_generator(rng)
     sample = generator.random(array.shape, dtype=_sampling_dtype(array))
-    array[...] = low + (high - low) * sample
+    sample *= high - low
+    sample += low
+    array[...] = sample
     return w
 
 
