@@ -4,6 +4,7 @@ import io
 import json
 import logging
 import math
+import subprocess
 import sys
 import warnings
 
@@ -118,6 +119,70 @@ def test_history_conversions_and_plot(tmp_path):
         history["accuracy"]
 
 
+def test_history_json_is_strict_after_a_divergence(tmp_path):
+    model = tl.nn.mlp([4, 8, 3], rng=0)
+    optimizer = tl.optim.SGD(model.parameters(), lr=0.1)
+
+    calls = []
+
+    def poisoned(output, target):
+        calls.append(None)
+        value = F.cross_entropy(output, target)
+        return value * np.float32(np.nan) if len(calls) == 3 else value
+
+    with pytest.raises(training.DivergenceError) as info:
+        tl.fit(
+            model,
+            poisoned,
+            optimizer,
+            *blobs(),
+            epochs=2,
+            batch_size=20,
+            progress=False,
+        )
+    history = info.value.history
+    assert math.isnan(history.step_loss[-1])
+
+    def refuse(name):
+        raise ValueError(f"not strict JSON: {name}")
+
+    text = history.to_json(tmp_path / "h.json")
+    parsed = json.loads(text, parse_constant=refuse)
+    assert parsed["steps"]["loss"][-1] is None
+    assert parsed["steps"]["grad_norm"][-1] is None
+    assert parsed["steps"]["loss"][:-1] == history.step_loss[:-1]
+    assert (tmp_path / "h.json").read_text(encoding="utf-8") == text
+    restored = tl.History.from_dict(parsed)
+    assert math.isnan(restored.step_loss[-1])
+    assert restored.step_loss[:-1] == history.step_loss[:-1]
+
+
+def test_history_files_are_written_as_utf8_whatever_the_locale(tmp_path):
+    code = (
+        "import sys, trainlab as tl\n"
+        "h = tl.History()\n"
+        "h.epochs = [{'epoch': 1, 'loss': 0.5}]\n"
+        "h.to_json(sys.argv[1] + '/h.json')\n"
+        "h.to_csv(sys.argv[1] + '/h.csv')\n"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "warn_default_encoding",
+            "-W",
+            "error::EncodingWarning",
+            "-c",
+            code,
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "h.csv").read_text(encoding="utf-8") == "epoch,loss\n1,0.5\n"
+
+
 def test_regression_with_mse_records_val_loss_only():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 3))
@@ -161,6 +226,52 @@ def test_full_batch_fit_is_gradient_descent():
     np.testing.assert_allclose(model[0].bias.data, b, rtol=1e-12)
 
 
+def test_integer_regression_targets_are_converted_for_mse():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = np.rint(X @ np.array([2.0, -1.0, 3.0]))[:, None].astype(np.int64)
+    histories = []
+    for targets in (y, y.astype(np.float32)):
+        model = tl.nn.Sequential(tl.nn.Linear(3, 1, rng=0))
+        optimizer = tl.optim.SGD(model.parameters(), lr=0.05)
+        histories.append(
+            tl.fit(
+                model,
+                F.mse_loss,
+                optimizer,
+                X,
+                targets,
+                epochs=3,
+                batch_size=8,
+                validation=(X, targets),
+                progress=False,
+            )
+        )
+    assert without_time(histories[0]) == without_time(histories[1])
+    assert "val_accuracy" not in histories[0].epochs[0]
+    # the loss decides: 1-D integers for a one-output mse model are targets
+    # of the wrong shape, not labels
+    with pytest.raises(ValueError, match=r"y has shape \(60,\).*reshape\(60, 1\)"):
+        fit_with(
+            model=tl.nn.Sequential(tl.nn.Linear(4, 1)),
+            loss=F.mse_loss,
+            y=np.ones(60, dtype=np.int64),
+        )
+
+
+def test_accepts_tensors_as_data():
+    X, y = blobs()
+    from_arrays = fit_with(validation=(X[:20], y[:20]))
+    from_tensors = fit_with(
+        X=tl.tensor(X),
+        y=tl.tensor(y),
+        validation=(tl.tensor(X[:20]), tl.tensor(y[:20])),
+    )
+    assert without_time(from_tensors) == without_time(from_arrays)
+    with pytest.raises(TypeError, match="X must be an array of numbers.*list"):
+        fit_with(X=[tl.tensor(row) for row in X])
+
+
 def test_batches_are_converted_to_the_parameters_dtype():
     X, y = blobs()
     model = tl.nn.mlp([4, 8, 3], rng=0)
@@ -187,6 +298,27 @@ def test_schedule_sets_lr_at_each_fractional_epoch():
     np.testing.assert_allclose(history.step_t, expected_t)
     assert history.step_lr == [schedule(t) for t in history.step_t]
     assert history["lr"] == [schedule(e) for e in range(3)]
+
+
+def test_warns_when_an_epoch_schedule_starts_at_zero():
+    warm_up = tl.schedules.Warmup(tl.schedules.Constant(0.1), epochs=2)
+    with pytest.warns(UserWarning, match=r"epoch 1 will not change") as caught:
+        history = quick_fit(
+            epochs=2, batch_size=15, schedule=warm_up, schedule_unit="epoch"
+        )
+    assert caught[0].filename == __file__
+    assert history.step_lr == [0.0] * 4 + [0.05] * 4
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        quick_fit(epochs=2, batch_size=15, schedule=warm_up, schedule_unit="step")
+        quick_fit(
+            epochs=2,
+            batch_size=15,
+            schedule=tl.schedules.Warmup(
+                tl.schedules.Constant(0.1), epochs=2, start_factor=0.1
+            ),
+            schedule_unit="epoch",
+        )
 
 
 def test_schedule_per_epoch_holds_lr_within_an_epoch():
@@ -255,15 +387,28 @@ class Terminal(io.StringIO):
 
 
 def test_progress_bar_on_a_terminal_unless_disabled(monkeypatch):
+    from tqdm import tqdm
+
+    postfixes = []
+    set_postfix = tqdm.set_postfix
+
+    def counted(bar, *args, **kwargs):
+        postfixes.append(args)
+        return set_postfix(bar, *args, **kwargs)
+
+    monkeypatch.setattr(tqdm, "set_postfix", counted)
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     quick_fit(epochs=3, progress=True)
     shown = terminal.getvalue()
     assert "3/3" in shown and "loss=" in shown
+    assert len(postfixes) == 3
     silent = Terminal()
     monkeypatch.setattr(sys, "stderr", silent)
     quick_fit(epochs=3, progress=False)
     assert silent.getvalue() == ""
+    # a disabled bar is not even given the epoch's values
+    assert len(postfixes) == 3
 
 
 # --------------------------------------------------------------- divergence
@@ -339,6 +484,100 @@ def test_real_divergence_keeps_last_finite_weights():
     history = info.value.history
     assert not math.isfinite(history.step_loss[-1])
     assert len(history.step_loss) == 4 * (info.value.epoch - 1) + info.value.step
+
+
+class EpochStates(training.Callback):
+    """Copies of the model's and the optimizer's state after every epoch."""
+
+    def __init__(self):
+        self.states = {}
+
+    def on_epoch_end(self, epoch, logs, run):
+        self.states[epoch] = (run.model.state_dict(), run.optimizer.state_dict())
+
+
+class DuckOptimizer:
+    """An optimizer that is no trainlab Optimizer: fit must copy to undo."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    @property
+    def lr(self):
+        return self.inner.lr
+
+    @lr.setter
+    def lr(self, value):
+        self.inner.lr = value
+
+    def step(self):
+        self.inner.step()
+
+    def zero_grad(self):
+        self.inner.zero_grad()
+
+    def state_dict(self):
+        return self.inner.state_dict()
+
+    def load_state_dict(self, state):
+        self.inner.load_state_dict(state)
+
+
+@pytest.mark.parametrize(
+    "make_optimizer",
+    [
+        lambda params: tl.optim.SGD(params, lr=0.1, momentum=0.9),
+        lambda params: tl.optim.Adam(params, lr=0.01),
+        lambda params: DuckOptimizer(tl.optim.SGD(params, lr=0.1, momentum=0.9)),
+    ],
+    ids=["sgd-momentum", "adam", "duck-typed"],
+)
+def test_step_that_overflows_the_parameters_is_undone(make_optimizer):
+    # Finite loss and gradient, but η = 1e39 overflows float32 in the update.
+    X, y = blobs(features=3, classes=2)
+    model = tl.nn.mlp([3, 4, 2], rng=0)
+    optimizer = make_optimizer(model.parameters())
+    states = EpochStates()
+    with pytest.raises(training.DivergenceError) as info:
+        tl.fit(
+            model,
+            F.cross_entropy,
+            optimizer,
+            X,
+            y,
+            epochs=3,
+            batch_size=15,
+            schedule=lambda t: 0.01 if t < 1 else 1e39,
+            callbacks=[states],
+            progress=False,
+        )
+    error = info.value
+    assert (error.quantity, error.epoch, error.step) == ("parameters", 2, 1)
+    message = str(error)
+    assert message.startswith(
+        "training diverged at epoch 2 of 3, step 1 of 4: the step's update would "
+        "make the parameters ['0.weight', '0.bias', '2.weight', '2.bias'] "
+        "non-finite (loss "
+    )
+    assert "optimizer its state, from before this step" in message
+    assert "it was 1e+39" in message
+
+    # parameters and optimizer state are those after epoch 1
+    model_state, optimizer_state = states.states[1]
+    for name, array in model.state_dict().items():
+        np.testing.assert_array_equal(array, model_state[name])
+    for key, value in optimizer.state_dict().items():
+        if key != "lr":
+            np.testing.assert_array_equal(value, optimizer_state[key])
+    history = error.history
+    assert len(history.step_loss) == 5 and math.isfinite(history.step_grad_norm[-1])
+
+
+def test_refuses_nonfinite_parameters_before_training():
+    model = tl.nn.mlp([4, 8, 3], rng=0)
+    model[2].bias.data[1] = np.nan
+    with pytest.raises(ValueError, match="parameter '2.bias' holds non-finite"):
+        fit_with(model=model)
 
 
 # -------------------------------------------------------------- callbacks
@@ -753,6 +992,37 @@ def test_refuses_batchnorm_batch_of_one():
 def test_early_stopping_on_val_loss_needs_validation():
     with pytest.raises(ValueError, match="'val_loss', which needs validation data"):
         fit_with(callbacks=[training.EarlyStopping()])
+
+
+def test_early_stopping_refuses_a_monitor_the_run_does_not_record():
+    model = tl.nn.mlp([4, 8, 3], rng=0)
+    before = model.state_dict()
+    with pytest.raises(
+        ValueError,
+        match=r"monitor must be one of the values this run records, \['loss', "
+        r"'lr', 'grad_norm', 'val_loss', 'val_accuracy'\]; received 'foo'",
+    ):
+        fit_with(
+            model=model,
+            validation=blobs(20, seed=1),
+            callbacks=[training.EarlyStopping(monitor="foo")],
+        )
+    for name, array in model.state_dict().items():  # refused before any step
+        np.testing.assert_array_equal(array, before[name])
+
+    # regression records no accuracy
+    X = blobs()[0]
+    with pytest.raises(ValueError, match=r"'val_loss'\]; received 'val_accuracy'"):
+        fit_with(
+            model=tl.nn.Sequential(tl.nn.Linear(4, 1)),
+            loss=F.mse_loss,
+            y=np.ones((60, 1)),
+            validation=(X, np.ones((60, 1))),
+            callbacks=[training.EarlyStopping(monitor="val_accuracy")],
+        )
+    stopper = training.EarlyStopping(monitor="grad_norm", patience=5)
+    fit_with(callbacks=[stopper], epochs=2)
+    assert stopper.best_epoch >= 1
 
 
 def test_early_stopping_refuses_bad_patience():

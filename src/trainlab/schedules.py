@@ -241,6 +241,10 @@ class Warmup(Schedule):
     the warm-up. For a run of E epochs ending at the bottom of a cosine, use
     ``Warmup(CosineAnnealing(lr_max, lr_min, E - w), w)``.
 
+    With f = 0 and ``fit(..., schedule_unit="epoch")`` the rate η_0 = 0 holds
+    for the whole first epoch, which then changes nothing (``fit`` warns);
+    ramp per step (``schedule_unit="step"``) or pick f > 0, e.g. f = 1/w.
+
     Parameters: ``schedule`` any callable of t; ``epochs`` w > 0;
     ``start_factor`` f in [0, 1].
     """

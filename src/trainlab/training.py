@@ -55,8 +55,10 @@ import numpy as np
 
 from trainlab import checkpoint
 from trainlab import functional as F
-from trainlab.data import minibatches, num_batches
+from trainlab.data import _iterate as _epoch_minibatches
+from trainlab.data import num_batches
 from trainlab.nn import BatchNorm1d, Dropout, Linear, Module
+from trainlab.optim import NonFiniteStepError, Optimizer
 from trainlab.tensor import Tensor, no_grad
 
 __all__ = [
@@ -75,12 +77,14 @@ _CHECKPOINT_KEY = "fit"
 
 
 class DivergenceError(FloatingPointError):
-    """Training produced a non-finite loss or gradient.
+    """Training produced a non-finite loss, gradient or parameter.
 
     ``epoch`` and ``step`` (both counted from 1) locate the failing step;
-    ``quantity`` is ``"loss"`` or ``"gradient"``; ``history`` holds what was
-    recorded up to that step (per-step losses included). The model keeps the
-    parameters it had before the failing step.
+    ``quantity`` is ``"loss"``, ``"gradient"`` or ``"parameters"`` (the
+    step's update would have made parameters non-finite); ``history`` holds
+    what was recorded up to that step (per-step losses included). The model
+    keeps the parameters, and the optimizer the state, from before the
+    failing step.
     """
 
     def __init__(self, message: str, epoch: int, step: int, quantity: str, history):
@@ -148,22 +152,33 @@ class History:
 
     @classmethod
     def from_dict(cls, state: dict) -> History:
+        """The inverse of :meth:`to_dict`; also reads :meth:`to_json`'s output
+        back (``json.loads``), its nulls becoming NaN."""
         if not isinstance(state, dict) or set(state) != {"epochs", "steps"}:
             raise ValueError("history state must be a dict with 'epochs' and 'steps'")
         history = cls()
-        history.epochs = [dict(record) for record in state["epochs"]]
+        history.epochs = [
+            {key: math.nan if value is None else value for key, value in record.items()}
+            for record in state["epochs"]
+        ]
         steps = state["steps"]
-        history.step_t = [float(v) for v in steps["t"]]
-        history.step_loss = [float(v) for v in steps["loss"]]
-        history.step_lr = [float(v) for v in steps["lr"]]
-        history.step_grad_norm = [float(v) for v in steps["grad_norm"]]
+        history.step_t = _floats(steps["t"])
+        history.step_loss = _floats(steps["loss"])
+        history.step_lr = _floats(steps["lr"])
+        history.step_grad_norm = _floats(steps["grad_norm"])
         return history
 
     def to_json(self, path=None) -> str:
-        """JSON text of :meth:`to_dict`; also written to ``path`` if given."""
-        text = json.dumps(self.to_dict(), indent=1)
+        """Strict JSON text of :meth:`to_dict`; also written to ``path`` (UTF-8)
+        if given.
+
+        JSON has no NaN or infinity: a non-finite value (the loss of a
+        diverged step, its gradient norm) is written as ``null``, and
+        :meth:`from_dict` reads it back as NaN.
+        """
+        text = json.dumps(_finite_or_null(self.to_dict()), indent=1, allow_nan=False)
         if path is not None:
-            Path(path).write_text(text)
+            Path(path).write_text(text, encoding="utf-8")
         return text
 
     def to_csv(self, path=None) -> str:
@@ -177,7 +192,7 @@ class History:
         writer.writerows(self.epochs)
         text = buffer.getvalue()
         if path is not None:
-            Path(path).write_text(text)
+            Path(path).write_text(text, encoding="utf-8")
         return text
 
     def plot(self, title: str | None = None):
@@ -212,6 +227,21 @@ class History:
         if title:
             figure.suptitle(title)
         return figure
+
+
+def _floats(values) -> list[float]:
+    return [math.nan if value is None else float(value) for value in values]
+
+
+def _finite_or_null(value):
+    """``value`` with every non-finite float replaced by ``None``."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite_or_null(item) for item in value]
+    return value
 
 
 # --------------------------------------------------------------------------
@@ -288,6 +318,11 @@ class EarlyStopping(Callback):
             raise ValueError(
                 f"EarlyStopping monitors {self.monitor!r}, which needs "
                 "validation data: pass validation=(X_val, y_val) to fit"
+            )
+        if run.recorded and self.monitor not in run.recorded:
+            raise ValueError(
+                f"EarlyStopping monitor must be one of the values this run "
+                f"records, {list(run.recorded)}; received {self.monitor!r}"
             )
         self._reset()
 
@@ -383,6 +418,9 @@ class TrainingRun:
     """The state of a :func:`fit` call, handed to callbacks.
 
     ``epoch`` counts finished epochs; ``global_step`` optimizer steps taken.
+    ``recorded`` names the values each epoch record holds that a callback
+    may monitor (``loss``, ``lr``, ``grad_norm``, with validation data
+    ``val_loss`` and, for classification, ``val_accuracy``).
     """
 
     model: Module
@@ -396,6 +434,7 @@ class TrainingRun:
     has_validation: bool
     shuffle_rng: np.random.Generator
     callbacks: list = field(default_factory=list)
+    recorded: tuple[str, ...] = ()
     epoch: int = 0
     global_step: int = 0
     stop_training: bool = False
@@ -449,8 +488,22 @@ def _first_and_last_linear(model: Module) -> tuple[Linear | None, Linear | None]
     return (linears[0], linears[-1]) if linears else (None, None)
 
 
+def _as_array(name: str, value) -> np.ndarray:
+    """``value`` as an ndarray; a Tensor gives its ``.data``."""
+    if isinstance(value, Tensor):
+        return value.data
+    array = np.asarray(value)
+    if array.dtype == object:
+        raise TypeError(
+            f"{name} must be an array of numbers (or a Tensor), received "
+            f"{type(value).__name__} {_describe(value)} that NumPy cannot turn "
+            "into one"
+        )
+    return array
+
+
 def _check_features(name: str, X, dtype, first: Linear | None) -> np.ndarray:
-    array = np.asarray(X)
+    array = _as_array(name, X)
     if not np.issubdtype(array.dtype, np.number):
         raise TypeError(f"{name} must hold numbers, received dtype {array.dtype}")
     if array.ndim != 2:
@@ -477,7 +530,8 @@ def _check_features(name: str, X, dtype, first: Linear | None) -> np.ndarray:
 def _check_targets(
     name: str, y, n: int, labels: bool, classes: int | None, dtype
 ) -> np.ndarray:
-    array = np.asarray(y)
+    """Integer labels (``labels=True``), or real targets converted to ``dtype``."""
+    array = _as_array(name, y)
     if array.ndim == 0 or len(array) != n:
         received = array.shape[0] if array.ndim else "a 0-d array"
         raise ValueError(
@@ -587,8 +641,19 @@ def _describe(value) -> str:
     return f"a {kind} of length {len(value)}" if hasattr(value, "__len__") else kind
 
 
-def _is_cross_entropy(loss) -> bool:
-    return loss is F.cross_entropy
+def _takes_labels(loss, y) -> bool:
+    """Whether ``y`` holds class labels, decided by the loss.
+
+    ``cross_entropy`` takes integer labels and ``mse_loss`` real targets
+    (integers among them, converted). For any other loss, a 1-D integer
+    ``y`` is taken as labels.
+    """
+    if loss is F.cross_entropy:
+        return True
+    if loss is F.mse_loss:
+        return False
+    array = _as_array("y", y)
+    return np.issubdtype(array.dtype, np.integer) and array.ndim == 1
 
 
 # --------------------------------------------------------------------------
@@ -615,12 +680,73 @@ def _gradient_norm(params) -> float:
     return math.nan
 
 
-def _nonfinite_parameters(model: Module) -> list[str]:
+def _nonfinite_gradients(model: Module) -> list[str]:
     return [
         name
         for name, param in model.named_parameters()
         if param.grad is not None and not np.isfinite(param.grad).all()
     ]
+
+
+def _guarded_step(model: Module, optimizer):
+    """A function taking one optimizer step only if the parameters stay finite.
+
+    It returns ``None`` after a step, or the names of the parameters the step
+    would have made non-finite, with parameters and optimizer state as they
+    were. A trainlab optimizer checks its updates before applying any
+    (``step(require_finite=True)``, no copies); for any other optimizer the
+    parameters and ``state_dict()`` are copied before every step and put
+    back after a bad one.
+    """
+    names = {id(param): name for name, param in model.named_parameters()}
+    if isinstance(optimizer, Optimizer):
+        params = optimizer.params
+
+        def step():
+            try:
+                optimizer.step(require_finite=True)
+            except NonFiniteStepError as error:
+                return [names[id(params[index])] for index in error.indices]
+            return None
+
+        return step
+
+    named = list(model.named_parameters())
+    saved = [np.empty_like(param.data) for _, param in named]
+
+    def step():
+        for copy, (_, param) in zip(saved, named, strict=True):
+            np.copyto(copy, param.data)
+        state = optimizer.state_dict()
+        optimizer.step()
+        bad = [name for name, param in named if not np.isfinite(param.data).all()]
+        if not bad:
+            return None
+        for copy, (_, param) in zip(saved, named, strict=True):
+            np.copyto(param.data, copy)
+        optimizer.load_state_dict(state)
+        return bad
+
+    return step
+
+
+def _check_finite_parameters(model: Module) -> None:
+    for name, param in model.named_parameters():
+        if not np.isfinite(param.data).all():
+            raise ValueError(
+                f"the model's parameter {name!r} holds non-finite values before "
+                "training; initialize (or load) finite parameters"
+            )
+
+
+def _recorded(validation: bool, labels: bool, classes: int | None) -> tuple:
+    """The values of each epoch record a callback may monitor."""
+    names = ("loss", "lr", "grad_norm")
+    if validation:
+        names += ("val_loss",)
+        if labels and (classes is None or classes > 1):
+            names += ("val_accuracy",)
+    return names
 
 
 def _evaluate(model, loss, X, y, labels: bool) -> dict:
@@ -665,14 +791,20 @@ def fit(
     model : Module
         Its parameters' dtype is the dtype every batch is converted to.
     loss : callable
-        ``loss(output, target) -> scalar Tensor``, e.g.
-        :func:`trainlab.functional.cross_entropy` (then ``y`` holds integer
-        labels and the accuracy is recorded) or
-        :func:`trainlab.functional.mse_loss` (then ``y`` must have the shape
-        of the model's output, e.g. ``(N, 1)``).
+        ``loss(output, target) -> scalar Tensor``. The loss decides what ``y``
+        is: :func:`trainlab.functional.cross_entropy` takes integer labels
+        (and the accuracy is recorded);
+        :func:`trainlab.functional.mse_loss` takes real targets (integers
+        are converted to the parameters' dtype) of the shape of the model's
+        output, e.g. ``(N, 1)``. With any other loss a 1-D integer ``y`` is
+        passed on as labels, anything else converted to the parameters'
+        dtype.
     optimizer
-        A :mod:`trainlab.optim` optimizer over ``model.parameters()``.
-    X, y : arrays
+        A :mod:`trainlab.optim` optimizer over ``model.parameters()``; any
+        object with ``step``, ``zero_grad``, ``state_dict`` (returning
+        copies) and ``load_state_dict`` also works, at the cost of copying
+        the parameters and its state before every step (see Raises).
+    X, y : arrays or Tensors
         ``X`` of shape ``(N, in_features)``; ``y`` with ``N`` rows.
     epochs : int
         Total number of epochs, counting those already done when resuming.
@@ -682,6 +814,8 @@ def fit(
         ``η = schedule(t)``, ``t`` in epochs, sets ``optimizer.lr`` before
         each step (``schedule_unit="step"``, ``t = e + s/p``) or each epoch
         (``"epoch"``, ``t = e``). ``None`` leaves ``optimizer.lr`` alone.
+        With ``"epoch"`` and ``schedule(0) == 0`` (a :class:`Warmup` with
+        ``start_factor=0``) the first epoch trains nothing; ``fit`` warns.
     validation : (X_val, y_val), optional
         Evaluated (model in eval mode) after each epoch: ``val_loss`` and, for
         classification, ``val_accuracy``.
@@ -702,10 +836,11 @@ def fit(
     ------
     TypeError, ValueError
         Bad input, detected before any step (shapes, widths, labels, sizes,
-        non-finite data).
+        non-finite data or parameters).
     DivergenceError
-        A minibatch loss or gradient is not finite; the model keeps the
-        parameters it had before that step.
+        A minibatch loss or gradient is not finite, or the step's update
+        would make parameters non-finite; the model keeps the parameters,
+        and the optimizer the state, from before that step.
     """
     if not isinstance(model, Module):
         raise TypeError(f"model must be a trainlab Module, received {type(model)}")
@@ -729,7 +864,7 @@ def fit(
     first, last = _first_and_last_linear(model)
     classes = last.out_features if last is not None else None
     X = _check_features("X", X, dtype, first)
-    labels = _is_cross_entropy(loss) or np.issubdtype(np.asarray(y).dtype, np.integer)
+    labels = _takes_labels(loss, y)
     y = _check_targets("y", y, len(X), labels, classes, dtype)
     _check_regression_shape("y", y, loss, classes)
     n = len(X)
@@ -779,6 +914,7 @@ def fit(
         has_validation=validation is not None,
         shuffle_rng=shuffle_rng,
         callbacks=callbacks,
+        recorded=_recorded(validation is not None, labels, classes),
     )
     ordered = [c for c in callbacks if not isinstance(c, Checkpoint)]
     ordered += [c for c in callbacks if isinstance(c, Checkpoint)]
@@ -788,27 +924,41 @@ def fit(
             callback.on_train_begin(run)
         if resumed is not None:
             _restore(run, resume, resumed)
+        _check_finite_parameters(model)
+        if (
+            schedule is not None
+            and schedule_unit == "epoch"
+            and run.epoch < epochs
+            and float(schedule(run.epoch)) == 0
+        ):
+            warnings.warn(
+                f"schedule({run.epoch}) is 0 and schedule_unit='epoch' holds it "
+                f"for the whole epoch: epoch {run.epoch + 1} will not change the "
+                "parameters (a Warmup with start_factor=0 starts at 0); use "
+                "schedule_unit='step' or a start_factor > 0",
+                UserWarning,
+                stacklevel=2,
+            )
 
-        steps_per_epoch = num_batches(n, batch_size)
+        loop = _Loop(run, loss, X, y, schedule)
         bar = _progress_bar(progress, epochs, run.epoch)
         # NumPy's overflow warnings would only precede the divergence guard's
         # clearer error, raised at the first non-finite loss or gradient.
         with bar, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             while run.epoch < epochs and not run.stop_training:
-                record = _train_epoch(
-                    run, loss, X, y, steps_per_epoch, schedule, schedule_unit
-                )
+                record = loop.epoch()
                 if validation is not None:
                     model.eval()
                     record.update(_evaluate(model, loss, X_val, y_val, labels))
                 run.history.epochs.append(record)
                 run.epoch += 1
                 _log_epoch(record, epochs)
-                bar.update(1)
-                bar.set_postfix(
-                    {k: f"{v:.4g}" for k, v in record.items() if k != "epoch"},
-                    refresh=False,
-                )
+                if not bar.disable:
+                    bar.update(1)
+                    bar.set_postfix(
+                        {k: f"{v:.4g}" for k, v in record.items() if k != "epoch"},
+                        refresh=False,
+                    )
                 for callback in ordered:
                     if callback.on_epoch_end(run.epoch, dict(record), run):
                         run.stop_training = True
@@ -821,63 +971,92 @@ def fit(
     return run.history
 
 
-def _train_epoch(run, loss, X, y, steps_per_epoch, schedule, schedule_unit) -> dict:
-    """One pass over the minibatches of a new random partition."""
-    model, optimizer, history = run.model, run.optimizer, run.history
-    params = model.parameters()
-    epoch = run.epoch
-    model.train()
-    started = time.perf_counter()
-    losses, norms = [], []
-    first_lr = None
-    # The forward pass updates batch-norm running statistics in place; a
-    # copy taken before it lets a failing step leave them as they were.
-    buffers = [array for _, array in model.named_buffers()]
-    buffers_before = [np.empty_like(array) for array in buffers]
-    batches = minibatches(X, y, batch_size=run.batch_size, rng=run.shuffle_rng)
-    for step, (X_B, y_B) in enumerate(batches):
-        t = epoch + step / steps_per_epoch
-        if schedule is not None and (schedule_unit == "step" or step == 0):
-            optimizer.lr = float(schedule(t if schedule_unit == "step" else epoch))
-        lr = float(optimizer.lr)
-        first_lr = lr if first_lr is None else first_lr
+class _Loop:
+    """The training loop of one :func:`fit` call, made once and run epoch by
+    epoch: everything that does not change between steps is looked up here.
+    """
 
-        model.zero_grad()
-        optimizer.zero_grad()
-        for saved, array in zip(buffers_before, buffers, strict=True):
-            np.copyto(saved, array)
+    def __init__(self, run: TrainingRun, loss, X, y, schedule):
+        self.run, self.loss, self.X, self.y = run, loss, X, y
+        self.schedule = schedule
+        self.model = run.model
+        self.params = run.model.parameters()
+        run.model.train()
+        self.steps_per_epoch = num_batches(run.n_samples, run.batch_size)
+        self.take_step = _guarded_step(run.model, run.optimizer)
+        # The forward pass updates batch-norm running statistics in place; a
+        # copy taken before it lets a failing step leave them as they were.
+        self.buffers = [array for _, array in run.model.named_buffers()]
+        self.buffers_before = [np.empty_like(array) for array in self.buffers]
 
-        batch_loss = loss(model(Tensor(X_B)), y_B)
+    def epoch(self) -> dict:
+        """One pass over the minibatches of a new random partition."""
+        run, model, loss, params = self.run, self.model, self.loss, self.params
+        optimizer, history = run.optimizer, run.history
+        buffers, buffers_before = self.buffers, self.buffers_before
+        schedule, per_step = self.schedule, run.schedule_unit == "step"
+        steps_per_epoch, epoch = self.steps_per_epoch, run.epoch
+        if not model.training:
+            model.train()
+        started = time.perf_counter()
+        losses, norms = [], []
+        if schedule is not None and not per_step:
+            optimizer.lr = float(schedule(epoch))
+        first_lr = float(optimizer.lr)
+        # data.minibatches without its argument checks, done once by fit
+        batches = _epoch_minibatches(
+            self.X, self.y, run.batch_size, run.shuffle_rng, False, False
+        )
+        for step, (X_B, y_B) in enumerate(batches):
+            t = epoch + step / steps_per_epoch
+            if schedule is not None and per_step:
+                optimizer.lr = float(schedule(t))
+            lr = float(optimizer.lr)
 
-        value = float(batch_loss.data)
-        history.step_t.append(t)
-        history.step_loss.append(value)
-        history.step_lr.append(lr)
-        if not math.isfinite(value):
-            history.step_grad_norm.append(math.nan)
-            _restore_buffers(buffers, buffers_before)
-            _diverged(run, "loss", value, epoch, step, steps_per_epoch)
+            for param in params:
+                param.grad = None
+            for saved, array in zip(buffers_before, buffers, strict=True):
+                np.copyto(saved, array)
 
-        batch_loss.backward()
+            batch_loss = loss(model(Tensor(X_B)), y_B)
 
-        grad_norm = _gradient_norm(params)
-        history.step_grad_norm.append(grad_norm)
-        if not math.isfinite(grad_norm):
-            _restore_buffers(buffers, buffers_before)
-            _diverged(run, "gradient", value, epoch, step, steps_per_epoch)
+            value = float(batch_loss.data)
+            history.step_t.append(t)
+            history.step_loss.append(value)
+            history.step_lr.append(lr)
+            if not math.isfinite(value):
+                history.step_grad_norm.append(math.nan)
+                self._fail("loss", value, math.nan, step)
 
-        optimizer.step()
+            batch_loss.backward()
 
-        run.global_step += 1
-        losses.append(value)
-        norms.append(grad_norm)
-    return {
-        "epoch": epoch + 1,
-        "loss": float(np.mean(losses)),
-        "lr": first_lr,
-        "grad_norm": float(np.mean(norms)),
-        "time": time.perf_counter() - started,
-    }
+            grad_norm = _gradient_norm(params)
+            history.step_grad_norm.append(grad_norm)
+            if not math.isfinite(grad_norm):
+                self._fail("gradient", value, grad_norm, step)
+
+            nonfinite = self.take_step()
+            if nonfinite is not None:
+                self._fail("parameters", value, grad_norm, step, nonfinite)
+
+            run.global_step += 1
+            losses.append(value)
+            norms.append(grad_norm)
+            if step == 0:
+                first_lr = lr
+        return {
+            "epoch": epoch + 1,
+            "loss": math.fsum(losses) / len(losses),
+            "lr": first_lr,
+            "grad_norm": math.fsum(norms) / len(norms),
+            "time": time.perf_counter() - started,
+        }
+
+    def _fail(self, quantity, value, grad_norm, step, names=None):
+        _restore_buffers(self.buffers, self.buffers_before)
+        _diverged(
+            self.run, quantity, value, grad_norm, step, self.steps_per_epoch, names
+        )
 
 
 def _restore_buffers(buffers, buffers_before) -> None:
@@ -885,20 +1064,23 @@ def _restore_buffers(buffers, buffers_before) -> None:
         np.copyto(array, saved)
 
 
-def _diverged(run, quantity, value, epoch, step, steps_per_epoch):
+def _diverged(run, quantity, value, grad_norm, step, steps_per_epoch, names=None):
+    epoch = run.epoch
     where = f"epoch {epoch + 1} of {run.epochs}, step {step + 1} of {steps_per_epoch}"
     if quantity == "loss":
         what = f"the minibatch loss is {value}"
-        weights_finite = all(np.isfinite(p.data).all() for p in run.model.parameters())
-        if not weights_finite:
-            what += " and the parameters themselves are no longer finite"
-    else:
-        names = _nonfinite_parameters(run.model)
+    elif quantity == "gradient":
+        names = _nonfinite_gradients(run.model)
         what = f"the gradient of {names} is not finite (loss {value:.6g})"
+    else:
+        what = (
+            f"the step's update would make the parameters {names} non-finite "
+            f"(loss {value:.6g}, gradient norm {grad_norm:.6g})"
+        )
     raise DivergenceError(
-        f"training diverged at {where}: {what}. The model keeps its parameters "
-        f"from before this step; try a smaller learning rate "
-        f"(it was {run.optimizer.lr:g}).",
+        f"training diverged at {where}: {what}. The model keeps its parameters, "
+        f"and the optimizer its state, from before this step; try a smaller "
+        f"learning rate (it was {run.optimizer.lr:g}).",
         epoch=epoch + 1,
         step=step + 1,
         quantity=quantity,
