@@ -433,7 +433,7 @@ def test_lr_range_figure_says_heuristic(range_result):
 def test_lr_range_bad_input():
     with pytest.raises(ValueError, match="0 < lr_start < lr_end"):
         lr_range.run(lr_start=1.0, lr_end=0.1)
-    with pytest.raises(ValueError, match=r"smoothing must be in \[0, 1\), received 1.0"):
+    with pytest.raises(ValueError, match=r"smoothing must be in \[0, 1\), received 1"):
         lr_range.run(smoothing=1.0)
 
 

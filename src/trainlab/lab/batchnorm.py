@@ -30,7 +30,13 @@ import numpy as np
 from trainlab import data as tl_data
 from trainlab import functional as F
 from trainlab import nn, optim
-from trainlab.lab.common import PALETTE, Experiment, check_int, check_number
+from trainlab.lab.common import (
+    PALETTE,
+    Experiment,
+    check_int,
+    check_number,
+    fixed_margins,
+)
 from trainlab.tensor import no_grad, tensor
 from trainlab.training import Callback, fit
 
@@ -222,10 +228,8 @@ def plot(result: BatchNormResult):
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(13, 9))
-    figure.subplots_adjust(
-        left=0.07, right=0.98, bottom=0.07, top=0.89, wspace=0.25, hspace=0.38
-    )
     (loss_ax, probe_ax), (layer_ax, mode_ax) = figure.subplots(2, 2)
+    fixed_margins(figure, left=0.8, top=0.95, bottom=0.65, wspace=0.25, hspace=0.38)
     figure.suptitle(
         f"Batch normalization: sigmoid MLP 64-{result.width}×{result.depth}-10 on "
         f"digits, SGD η = {result.lr:g}, μ = {result.momentum:g}, "
@@ -274,6 +278,10 @@ def plot(result: BatchNormResult):
     probe_ax.set_title(
         "distribution of a layer's pre-activations during training", fontsize=10
     )
+    # Room above the bands for the legend, which would hide them inside.
+    low, high = probe_ax.get_ylim()
+    probe_ax.set_ylim(low, low + 1.3 * (high - low))
+    probe_ax.legend(fontsize=7, loc="upper center")
 
     layers = np.arange(1, result.depth + 1)
     for index, label in enumerate(result.labels):
@@ -286,7 +294,8 @@ def plot(result: BatchNormResult):
     layer_ax.set_xticks(layers)
     layer_ax.set_xlabel("hidden layer k (bar: 25–75%, line: 5–95%, tick: median)")
     layer_ax.set_ylabel("sigmoid output after training (unitless)")
-    layer_ax.set_ylim(-0.02, 1.02)
+    layer_ax.set_ylim(-0.02, 1.12)  # room above the outputs for the legend
+    layer_ax.legend(fontsize=7, loc="upper center", ncol=2)
     layer_ax.set_title(
         "activations of every hidden layer (held-out images)", fontsize=10
     )
@@ -311,10 +320,9 @@ def plot(result: BatchNormResult):
     )
     mode_ax.set_xlabel("eval-mode probability (running averages)")
     mode_ax.set_ylabel("training-mode probability (batch statistics)")
-    for ax in (probe_ax, layer_ax, mode_ax):
+    mode_ax.legend(fontsize=7)
+    for ax in (loss_ax, probe_ax, layer_ax, mode_ax):
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
-    loss_ax.grid(True, alpha=0.3)
     return figure
 
 

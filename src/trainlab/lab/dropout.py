@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trainlab import nn
-from trainlab.lab.common import PALETTE, Experiment, check_numbers
+from trainlab.lab.common import PALETTE, Experiment, check_numbers, fixed_margins
 from trainlab.lab.weight_decay import (
     MixtureRuns,
     check_training,
@@ -97,14 +97,16 @@ def plot(result: DropoutResult):
 
     runs = result.runs
     count = len(runs.labels)
-    figure = Figure(figsize=(4.6 * count, 5.2))
-    figure.subplots_adjust(left=0.06, right=0.98, bottom=0.11, top=0.8, wspace=0.25)
+    figure = Figure(figsize=(max(4.6 * count, 10.5), 5.9))
     axes = figure.subplots(1, count, squeeze=False)[0]
+    fixed_margins(figure, left=0.6, top=1.05, bottom=0.95, wspace=0.25)
     figure.suptitle(
         f"Dropout after the hidden layer: {runs.title()}\n"
         "p = probability of DROPPING a unit (trainlab/PyTorch); the lecture's "
-        "keep mask h ~ B(h) has h = 1 − p; inverted dropout, nothing at test. "
-        f"Bayes error {100 * runs.bayes_error:.1f}%"
+        "keep mask h ~ B(h) has h = 1 − p\ninverted dropout: kept units scaled "
+        "by 1/(1 − p) in training, nothing at test. "
+        f"Bayes error {100 * runs.bayes_error:.1f}%",
+        fontsize=11,
     )
     plot_boundaries(axes, runs)
     for index, ax in enumerate(axes):

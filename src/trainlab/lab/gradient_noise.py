@@ -31,7 +31,13 @@ import numpy as np
 from trainlab import data as tl_data
 from trainlab import functional as F
 from trainlab import nn
-from trainlab.lab.common import PALETTE, Experiment, check_int
+from trainlab.lab.common import (
+    PALETTE,
+    Experiment,
+    check_int,
+    fixed_margins,
+    plain_ticks,
+)
 
 
 @dataclass
@@ -170,11 +176,10 @@ def findings(result: GradientNoiseResult) -> dict:
 def plot(result: GradientNoiseResult):
     """Log-log variance against |B|; scatter of minibatch gradients."""
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     figure = Figure(figsize=(12, 5.4))
-    figure.subplots_adjust(left=0.07, right=0.98, bottom=0.1, top=0.81, wspace=0.22)
     law_ax, cloud_ax = figure.subplots(1, 2)
+    fixed_margins(figure, left=0.85, top=1.0, bottom=0.55, wspace=0.22)
     figure.suptitle(
         f"Minibatch gradient noise: tanh MLP 2-{result.hidden}-2 at initialization, "
         f"cross-entropy on a Gaussian mixture, N = {result.n}\n"
@@ -194,10 +199,8 @@ def plot(result: GradientNoiseResult):
     law_ax.loglog(
         sizes, result.variance, "o", color=PALETTE[0], label="measured E‖∇L_B − ∇L‖²"
     )
-    # Plain-text tick labels: mathtext ones cost a parse per label.
-    for axis in (law_ax.xaxis, law_ax.yaxis):
-        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        axis.set_minor_formatter(NullFormatter())
+    plain_ticks(law_ax.xaxis)
+    plain_ticks(law_ax.yaxis)
     law_ax.set_xlabel("minibatch size |B| (samples)")
     law_ax.set_ylabel("E‖∇L_B − ∇L‖² ((nats per unit of θ)², summed over θ)")
     law_ax.set_title(
@@ -244,7 +247,10 @@ def plot(result: GradientNoiseResult):
         fontsize=10,
     )
     cloud_ax.grid(True, alpha=0.3)
-    cloud_ax.legend(fontsize=7, loc="best")
+    # Room above the clouds for the legend, which would hide gradients inside.
+    low, high = cloud_ax.get_ylim()
+    cloud_ax.set_ylim(low, low + 1.45 * (high - low))
+    cloud_ax.legend(fontsize=7, loc="upper center", ncol=2)
     return figure
 
 

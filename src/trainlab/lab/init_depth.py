@@ -27,7 +27,14 @@ import numpy as np
 
 from trainlab import init as tl_init
 from trainlab import nn
-from trainlab.lab.common import PALETTE, Experiment, check_int, check_numbers
+from trainlab.lab.common import (
+    PALETTE,
+    Experiment,
+    check_int,
+    check_numbers,
+    fixed_margins,
+    plain_ticks,
+)
 from trainlab.tensor import Tensor, from_op, no_grad, tensor
 
 SATURATION = 0.99
@@ -227,25 +234,23 @@ def _legend_label(label: str) -> str:
     return "Xavier: w ~ N(0, 2/(n_{k−1} + n_k))"
 
 
+def _power_of_two(value: float) -> str:
+    """A tick label on a log₂ axis, short: ``1/64`` rather than ``0.015625``."""
+    if 0 < value < 1:
+        return f"1/{1 / value:g}"
+    return f"{value:g}"
+
+
 def plot(result: InitDepthResult):
     """Per-layer histograms for tanh; variance per layer for ReLU, log scale."""
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     variants = len(result.tanh_labels)
     depth = result.depth
     layers = np.arange(1, depth + 1)
     figure = Figure(figsize=(4.4 * variants, 8.6))
-    grid = figure.add_gridspec(
-        2,
-        2 * variants,
-        left=0.06,
-        right=0.99,
-        bottom=0.07,
-        top=0.91,
-        hspace=0.32,
-        wspace=0.9,
-    )
+    grid = figure.add_gridspec(2, 2 * variants)
+    fixed_margins(figure, left=0.75, right=0.15, top=0.8, wspace=0.9, hspace=0.32)
     figure.suptitle(
         f"Initialization vs depth: {depth} layers × {result.width} units, "
         f"{result.n_samples} inputs x⁽⁰⁾ ~ N(0, 1), biases 0"
@@ -295,17 +300,15 @@ def plot(result: InitDepthResult):
     forward_ax.set_title(
         "ReLU, w ~ N(0, mult · 2/n): forward pass, pre-activations", fontsize=9
     )
-    forward_ax.set_ylabel("Var z⁽ᵏ⁾ (unitless)")
+    forward_ax.set_ylabel("variance of the pre-activations z⁽ᵏ⁾ (unitless)")
     backward_ax.set_title(
         "ReLU, same networks: backward pass seeded with ∂L/∂x⁽ᴷ⁾ ~ N(0, 1)",
         fontsize=9,
     )
-    backward_ax.set_ylabel("Var ∂L/∂z⁽ᵏ⁾ (unitless)")
+    backward_ax.set_ylabel("variance of the gradient ∂L/∂z⁽ᵏ⁾ (unitless)")
     for ax in (forward_ax, backward_ax):
         ax.set_yscale("log", base=2)
-        # Plain-text tick labels: mathtext ones cost a parse per label.
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.yaxis.set_minor_formatter(NullFormatter())
+        plain_ticks(ax.yaxis, _power_of_two)
         ax.set_xlabel("layer k")
         ax.set_xticks(layers)
         ax.grid(True, alpha=0.3)

@@ -36,7 +36,14 @@ import numpy as np
 from trainlab import data as tl_data
 from trainlab import functional as F
 from trainlab import nn, optim
-from trainlab.lab.common import PALETTE, Experiment, check_int, check_number
+from trainlab.lab.common import (
+    PALETTE,
+    Experiment,
+    check_int,
+    check_number,
+    fixed_margins,
+    plain_ticks,
+)
 from trainlab.training import DivergenceError, fit
 
 DIVERGED = 4.0
@@ -240,11 +247,10 @@ def findings(result: LrRangeResult) -> dict:
 def plot(result: LrRangeResult):
     """Loss against η (log scale) with both suggestions; the check trainings."""
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     figure = Figure(figsize=(13, 5.2))
-    figure.subplots_adjust(left=0.06, right=0.98, bottom=0.11, top=0.84, wspace=0.22)
     range_ax, check_ax = figure.subplots(1, 2)
+    fixed_margins(figure, top=0.85, wspace=0.22)
     figure.suptitle(
         f"Learning-rate range test (beyond the lecture): MLP 64-64-10 on digits, SGD "
         f"μ = {result.momentum:g}, |B| = {result.batch_size}, η growing "
@@ -306,9 +312,7 @@ def plot(result: LrRangeResult):
     for ax in (range_ax, check_ax):
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
-    # Plain-text tick labels: mathtext ones cost a parse per label.
-    range_ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    range_ax.xaxis.set_minor_formatter(NullFormatter())
+    plain_ticks(range_ax.xaxis)
     return figure
 
 

@@ -33,7 +33,14 @@ import numpy as np
 from trainlab import data as tl_data
 from trainlab import functional as F
 from trainlab import nn, optim, schedules
-from trainlab.lab.common import PALETTE, Experiment, check_int, check_number
+from trainlab.lab.common import (
+    PALETTE,
+    Experiment,
+    check_int,
+    check_number,
+    fixed_margins,
+    plain_ticks,
+)
 from trainlab.training import fit
 
 
@@ -224,11 +231,10 @@ def findings(result: SchedulesResult) -> dict:
 def plot(result: SchedulesResult):
     """η_t under each schedule; excess training loss under each, log scale."""
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, NullFormatter
 
-    figure = Figure(figsize=(13, 5.2))
-    figure.subplots_adjust(left=0.06, right=0.98, bottom=0.11, top=0.84, wspace=0.2)
+    figure = Figure(figsize=(13, 6.2))
     lr_ax, loss_ax = figure.subplots(1, 2)
+    fixed_margins(figure, top=0.85, bottom=1.45, wspace=0.2)
     figure.suptitle(
         f"Learning-rate schedules (η = {result.lr:g}, γ = {result.gamma:g}, "
         f"η_min = {result.lr_min:g}, warm-restart cycles × {result.period_mult:g});"
@@ -258,15 +264,20 @@ def plot(result: SchedulesResult):
     lr_ax.set_ylabel("learning rate η_t (parameter units per gradient unit)")
     lr_ax.set_title("η_t, as fit set it at every step", fontsize=10)
     loss_ax.set_yscale("log")
-    # Plain-text tick labels: mathtext ones cost a parse per label.
-    loss_ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    loss_ax.yaxis.set_minor_formatter(NullFormatter())
+    plain_ticks(loss_ax.yaxis)
     loss_ax.set_xlabel("epoch")
     loss_ax.set_ylabel("excess training loss L(θ) − min L (squared units of Y)")
     loss_ax.set_title("after every epoch (same start, same minibatches)", fontsize=10)
-    for ax in (lr_ax, loss_ax):
+    for ax, columns in ((lr_ax, 2), (loss_ax, 1)):
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
+        # Under the panel: every corner inside is crossed by some schedule.
+        ax.legend(
+            fontsize=7,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.12),
+            ncol=columns,
+            frameon=False,
+        )
     return figure
 
 

@@ -212,8 +212,8 @@ def plot(result: SGDLandscapeResult) -> Figure:
         )
         panel.plot(*path[t], marker="o", color=PALETTE[4], markersize=4)
         panel.set_title(f"step {t + 1}: level lines of L_B{t + 1}", fontsize=9)
-        panel.set_xlabel("w₁", fontsize=8)
-        panel.set_ylabel("w₂", fontsize=8)
+        panel.set_xlabel("w₁ (weight, no unit)", fontsize=7)
+        panel.set_ylabel("w₂ (weight, no unit)", fontsize=7)
         panel.tick_params(labelsize=7)
 
     figure.suptitle(

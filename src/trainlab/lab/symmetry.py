@@ -33,7 +33,14 @@ from trainlab import data as tl_data
 from trainlab import functional as F
 from trainlab import init as tl_init
 from trainlab import nn, optim
-from trainlab.lab.common import PALETTE, Experiment, check_int, check_number
+from trainlab.lab.common import (
+    PALETTE,
+    Experiment,
+    check_int,
+    check_number,
+    fixed_margins,
+    plain_ticks,
+)
 from trainlab.tensor import no_grad
 from trainlab.training import Callback, fit
 
@@ -205,11 +212,10 @@ def findings(result: SymmetryResult) -> dict:
 def plot(result: SymmetryResult):
     """Loss curves, spread over epochs, hidden units' weights after training."""
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     figure = Figure(figsize=(15, 4.8))
-    figure.subplots_adjust(left=0.05, right=0.99, bottom=0.12, top=0.8, wspace=0.28)
     loss_ax, spread_ax, unit_ax = figure.subplots(1, 3)
+    fixed_margins(figure, left=0.75, right=0.15, top=0.95, wspace=0.28)
     figure.suptitle(
         f"Symmetry breaking: tanh MLP 2-{result.hidden}-2 on two moons, SGD "
         f"η = {result.lr:g}, μ = {result.momentum:g}, |B| = {result.batch_size}, "
@@ -257,9 +263,7 @@ def plot(result: SymmetryResult):
     loss_ax.set_xlabel("epoch")
     loss_ax.set_ylabel("training loss (cross-entropy, nats)")
     loss_ax.set_title("zeros never learns; constant learns like one unit", fontsize=10)
-    # Plain-text tick labels: mathtext ones cost a parse per label.
-    spread_ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0e}"))
-    spread_ax.yaxis.set_minor_formatter(NullFormatter())
+    plain_ticks(spread_ax.yaxis, "{:.0e}".format)
     spread_ax.set_xlabel("epoch")
     spread_ax.set_ylabel("spread of hidden units (unitless; 1e-18 = exactly 0)")
     spread_ax.set_title("max_j ‖w_j − w̄‖ / max(‖w̄‖, 1)", fontsize=10)

@@ -38,6 +38,8 @@ from trainlab.lab.common import (
     check_int,
     check_number,
     check_numbers,
+    fixed_margins,
+    plain_ticks,
 )
 from trainlab.tensor import no_grad
 from trainlab.training import fit
@@ -231,7 +233,15 @@ def plot_boundaries(axes, runs: MixtureRuns) -> None:
         )
         ax.set_xlabel("x₁ (unitless)")
         ax.set_ylabel("x₂ (unitless)")
-    axes[0].legend(fontsize=7, loc="upper left", framealpha=0.8)
+    # One legend for every panel, under them: inside, it would hide samples.
+    axes[0].figure.legend(
+        *axes[0].get_legend_handles_labels(),
+        loc="lower left",
+        bbox_to_anchor=(axes[0].get_position().x0, 0.0),
+        ncol=4,
+        fontsize=8,
+        frameon=False,
+    )
 
 
 @dataclass
@@ -301,24 +311,15 @@ def findings(result: WeightDecayResult) -> dict:
 def plot(result: WeightDecayResult):
     """2×2 boundaries over the Bayes boundary; errors and norms against λ."""
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.ticker import NullFormatter
 
     runs = result.runs
     count = len(result.lambdas)
     columns = 2 if count > 1 else 1
     rows = math.ceil(count / columns)
-    figure = Figure(figsize=(4.2 * columns + 4.6, 3.9 * rows + 0.6))
-    grid = figure.add_gridspec(
-        rows,
-        columns + 1,
-        width_ratios=[1] * columns + [1.1],
-        left=0.05,
-        right=0.98,
-        bottom=0.07,
-        top=0.9,
-        wspace=0.32,
-        hspace=0.32,
-    )
+    figure = Figure(figsize=(4.2 * columns + 4.6, 3.9 * rows + 0.9))
+    grid = figure.add_gridspec(rows, columns + 1, width_ratios=[1] * columns + [1.1])
+    fixed_margins(figure, left=0.6, top=0.8, bottom=0.95, wspace=0.32, hspace=0.32)
     figure.suptitle(f"Weight decay: {runs.title()}; penalty λ Σ‖W‖²_F")
     boundary_axes = [
         figure.add_subplot(grid[index // columns, index % columns])
@@ -348,6 +349,10 @@ def plot(result: WeightDecayResult):
         100 * runs.bayes_error, color=PALETTE[7], ls="--", lw=1, label="Bayes error"
     )
     error_ax.set_ylabel(f"% of samples ({runs.n_test} fresh, or training)")
+    # Room above the curves for the legend, which would hide a curve inside.
+    low, high = error_ax.get_ylim()
+    error_ax.set_ylim(low, low + 1.45 * (high - low))
+    error_ax.legend(fontsize=7, loc="upper center", ncol=2)
     error_ax.set_title("errors against λ", fontsize=9)
     norm_ax = figure.add_subplot(
         grid[max(rows // 2, 1) :, columns] if rows > 1 else grid[0, columns]
@@ -358,6 +363,7 @@ def plot(result: WeightDecayResult):
     norm_ax.set_yscale("log")
     norm_ax.set_ylabel("Σ‖W‖²_F (unitless)")
     norm_ax.set_title("size of the weights against λ", fontsize=9)
+    norm_ax.legend(fontsize=7, loc="upper right")  # the norms fall with λ
     for ax in (error_ax, norm_ax):
         ax.set_xscale("log")
         ax.set_xticks(where)
@@ -365,9 +371,7 @@ def plot(result: WeightDecayResult):
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("weight decay λ (0 drawn at the left)")
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
-    norm_ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    norm_ax.yaxis.set_minor_formatter(NullFormatter())
+    plain_ticks(norm_ax.yaxis)
     return figure
 
 
