@@ -30,7 +30,13 @@ from matplotlib.figure import Figure
 
 from trainlab import optim
 from trainlab.lab import paths
-from trainlab.lab.common import Experiment, check_int, check_number, check_numbers
+from trainlab.lab.common import (
+    Experiment,
+    check_int,
+    check_number,
+    check_numbers,
+    run_arguments,
+)
 
 DEFAULTS = {
     "curvatures": (0.2, 20.0),
@@ -103,19 +109,7 @@ def run(
 ) -> AdaptiveResult:
     """The four optimizers' paths on one quadratic (deterministic: the seed is
     accepted for uniformity and not used)."""
-    params = dict(
-        curvatures=tuple(curvatures),
-        rotation=rotation,
-        start=tuple(start),
-        sgd_lr=sgd_lr,
-        adagrad_lr=adagrad_lr,
-        rmsprop_lr=rmsprop_lr,
-        rmsprop_beta=rmsprop_beta,
-        adam_lr=adam_lr,
-        adam_betas=tuple(adam_betas),
-        steps=steps,
-        tol=tol,
-    )
+    params = run_arguments(locals())
     check(**params)
     quadratic = paths.valley(curvatures, rotation)
     start = paths.point(start, "start")

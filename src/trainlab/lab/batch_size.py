@@ -19,7 +19,12 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from trainlab.lab import paths
-from trainlab.lab.common import Experiment, check_int, check_number
+from trainlab.lab.common import (
+    Experiment,
+    check_int,
+    check_number,
+    run_arguments,
+)
 
 DEFAULTS = {
     **paths.LINEAR_DEFAULTS,
@@ -63,16 +68,7 @@ def run(
     seed=0,
 ) -> BatchSizeResult:
     """SGD paths for each batch size, and full-batch gradient descent."""
-    params = dict(
-        n=n,
-        w0=w0,
-        cov=cov,
-        noise_std=noise_std,
-        start=start,
-        lr=lr,
-        batch_sizes=tuple(batch_sizes),
-        steps=steps,
-    )
+    params = run_arguments(locals())
     check(**params)
     settings = [{"lr": lr, "batch_size": size} for size in batch_sizes]
     settings.append({"lr": lr, "batch_size": n})

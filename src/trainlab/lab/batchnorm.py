@@ -36,6 +36,7 @@ from trainlab.lab.common import (
     check_int,
     check_number,
     fixed_margins,
+    run_arguments,
 )
 from trainlab.tensor import no_grad, tensor
 from trainlab.training import Callback, fit
@@ -134,14 +135,7 @@ def run(
     seed: int = 0,
 ) -> BatchNormResult:
     """Train without and with batch normalization; see the module docstring."""
-    check(
-        depth=depth,
-        width=width,
-        lr=lr,
-        momentum=momentum,
-        batch_size=batch_size,
-        epochs=epochs,
-    )
+    check(**run_arguments(locals()))
     X_train, X_test, y_train, y_test = tl_data.digits(seed=seed, standardize=False)
     # Pixels take the values 0..16: scaled to [0, 1].
     X_train = (X_train / 16).astype(np.float32)

@@ -30,6 +30,7 @@ __all__ = [
     "check_int",
     "check_number",
     "check_numbers",
+    "run_arguments",
     "fixed_margins",
     "plain_ticks",
 ]
@@ -66,6 +67,16 @@ class Experiment:
     beyond_lecture: bool = False
     tags: tuple[str, ...] = field(default_factory=tuple)
     check: Callable[..., None] = _accept_all
+
+
+def run_arguments(names: dict) -> dict:
+    """The keyword arguments of an experiment's ``run``, without ``seed``.
+
+    ``run`` calls ``run_arguments(locals())`` as its first statement, while its
+    local names are exactly its arguments: one dict to check and to record in
+    the result, rather than every name written out again.
+    """
+    return {key: value for key, value in names.items() if key != "seed"}
 
 
 # ----------------------------------------------------------------- checks

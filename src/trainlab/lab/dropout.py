@@ -29,7 +29,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from trainlab import nn
-from trainlab.lab.common import PALETTE, Experiment, check_numbers, fixed_margins
+from trainlab.lab.common import (
+    PALETTE,
+    Experiment,
+    check_numbers,
+    fixed_margins,
+    run_arguments,
+)
 from trainlab.lab.weight_decay import (
     MixtureRuns,
     check_training,
@@ -64,16 +70,8 @@ def run(
     seed: int = 0,
 ) -> DropoutResult:
     """Train without dropout and with each ``p``; see the module docstring."""
-    training = dict(
-        n=n,
-        hidden=hidden,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        momentum=momentum,
-        n_test=n_test,
-        grid=grid,
-    )
+    training = run_arguments(locals())
+    del training["drop_probabilities"]
     check(drop_probabilities=drop_probabilities, **training)
     probabilities = tuple(float(p) for p in drop_probabilities)
     variants = []

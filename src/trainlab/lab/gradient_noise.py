@@ -37,6 +37,7 @@ from trainlab.lab.common import (
     check_int,
     fixed_margins,
     plain_ticks,
+    run_arguments,
 )
 
 
@@ -93,7 +94,7 @@ def run(
     seed: int = 0,
 ) -> GradientNoiseResult:
     """Measure the minibatch-gradient variance; see the module docstring."""
-    check(n=n, hidden=hidden, batch_sizes=batch_sizes, draws=draws)
+    check(**run_arguments(locals()))
     sizes = np.array(batch_sizes)
 
     rng = np.random.default_rng(seed)

@@ -34,6 +34,7 @@ from trainlab.lab.common import (
     check_numbers,
     fixed_margins,
     plain_ticks,
+    run_arguments,
 )
 from trainlab.tensor import Tensor, from_op, no_grad, tensor
 
@@ -145,14 +146,7 @@ def run(
     seed: int = 0,
 ) -> InitDepthResult:
     """Measure both networks; see the module docstring."""
-    check(
-        width=width,
-        depth=depth,
-        n_samples=n_samples,
-        sigmas=sigmas,
-        mults=mults,
-        bins=bins,
-    )
+    check(**run_arguments(locals()))
     sigmas = tuple(float(s) for s in sigmas)
     mults = tuple(float(m) for m in mults)
 

@@ -16,7 +16,13 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from trainlab.lab import paths
-from trainlab.lab.common import Experiment, check_int, check_number, check_numbers
+from trainlab.lab.common import (
+    Experiment,
+    check_int,
+    check_number,
+    check_numbers,
+    run_arguments,
+)
 
 DEFAULTS = {
     **paths.LINEAR_DEFAULTS,
@@ -58,17 +64,7 @@ def run(
     seed=0,
 ) -> LearningRateResult:
     """SGD paths for each learning rate in ``lrs``, all else shared."""
-    params = dict(
-        n=n,
-        w0=w0,
-        cov=cov,
-        noise_std=noise_std,
-        start=start,
-        lrs=tuple(lrs),
-        batch_size=batch_size,
-        steps=steps,
-        tol=tol,
-    )
+    params = run_arguments(locals())
     check(**params)
     problem, found = paths.sgd_paths(
         [{"lr": lr, "batch_size": batch_size} for lr in lrs],

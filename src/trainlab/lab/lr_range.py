@@ -43,6 +43,7 @@ from trainlab.lab.common import (
     check_number,
     fixed_margins,
     plain_ticks,
+    run_arguments,
 )
 from trainlab.training import DivergenceError, fit
 
@@ -99,6 +100,19 @@ def _network(seed: int) -> nn.Sequential:
     return nn.mlp([64, 64, 10], rng=np.random.default_rng([seed, 1]))
 
 
+def _fit_until_divergence(model, optimizer, X, y, **options):
+    """:func:`trainlab.fit` with cross-entropy; the history up to a divergence.
+
+    Too large a learning rate is expected here: NumPy's overflow warnings are
+    silenced, and a non-finite loss ends the training, not the experiment.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        try:
+            return fit(model, F.cross_entropy, optimizer, X, y, **options)
+        except DivergenceError as error:
+            return error.history
+
+
 def check(
     *, lr_start, lr_end, epochs, batch_size, momentum, smoothing, check_epochs
 ) -> None:
@@ -128,15 +142,7 @@ def run(
     seed: int = 0,
 ) -> LrRangeResult:
     """Run the range test, then train briefly at three constant rates."""
-    check(
-        lr_start=lr_start,
-        lr_end=lr_end,
-        epochs=epochs,
-        batch_size=batch_size,
-        momentum=momentum,
-        smoothing=smoothing,
-        check_epochs=check_epochs,
-    )
+    check(**run_arguments(locals()))
     X_train, X_test, y_train, y_test = tl_data.digits(seed=seed)
 
     def exponential(t: float) -> float:
@@ -145,24 +151,18 @@ def run(
     start = _network(seed).state_dict()
     model = _network(seed)
     optimizer = optim.SGD(model.parameters(), lr=lr_start, momentum=momentum)
-    # A range test is meant to drive the loss to divergence: NumPy's overflow
-    # warnings are expected there, and a non-finite loss ends the test.
-    with np.errstate(over="ignore", invalid="ignore"):
-        try:
-            history = fit(
-                model,
-                F.cross_entropy,
-                optimizer,
-                X_train,
-                y_train,
-                epochs=epochs,
-                batch_size=batch_size,
-                schedule=exponential,
-                seed=seed,
-                progress=False,
-            )
-        except DivergenceError as error:
-            history = error.history
+    # A range test is meant to drive the loss to divergence.
+    history = _fit_until_divergence(
+        model,
+        optimizer,
+        X_train,
+        y_train,
+        epochs=epochs,
+        batch_size=batch_size,
+        schedule=exponential,
+        seed=seed,
+        progress=False,
+    )
     lrs = np.array(history.step_lr)
     losses = np.array(history.step_loss)
     finite = np.isfinite(losses)
@@ -186,22 +186,17 @@ def run(
         model = _network(seed)
         model.load_state_dict(start)
         optimizer = optim.SGD(model.parameters(), lr=float(lr), momentum=momentum)
-        with np.errstate(over="ignore", invalid="ignore"):
-            try:
-                history = fit(
-                    model,
-                    F.cross_entropy,
-                    optimizer,
-                    X_train,
-                    y_train,
-                    epochs=check_epochs,
-                    batch_size=batch_size,
-                    validation=(X_test, y_test),
-                    seed=seed,
-                    progress=False,
-                )
-            except DivergenceError as error:
-                history = error.history
+        history = _fit_until_divergence(
+            model,
+            optimizer,
+            X_train,
+            y_train,
+            epochs=check_epochs,
+            batch_size=batch_size,
+            validation=(X_test, y_test),
+            seed=seed,
+            progress=False,
+        )
         done = len(history.epochs)
         if done:
             accuracies[row, :done] = history["val_accuracy"]

@@ -40,6 +40,7 @@ from trainlab.lab.common import (
     check_number,
     fixed_margins,
     plain_ticks,
+    run_arguments,
 )
 from trainlab.training import fit
 
@@ -143,19 +144,7 @@ def run(
     seed: int = 0,
 ) -> SchedulesResult:
     """Draw the schedules and train the task under each."""
-    check(
-        epochs=epochs,
-        lr=lr,
-        gamma=gamma,
-        milestone_every=milestone_every,
-        lr_min=lr_min,
-        restart_period=restart_period,
-        period_mult=period_mult,
-        momentum=momentum,
-        batch_size=batch_size,
-        n=n,
-        dim=dim,
-    )
+    check(**run_arguments(locals()))
     labels, chosen, milestones = _schedules(
         epochs, lr, gamma, milestone_every, lr_min, restart_period, period_mult
     )

@@ -21,7 +21,13 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from trainlab.lab import paths
-from trainlab.lab.common import PALETTE, Experiment, check_int, check_number
+from trainlab.lab.common import (
+    PALETTE,
+    Experiment,
+    check_int,
+    check_number,
+    run_arguments,
+)
 
 DEFAULTS = {
     **paths.LINEAR_DEFAULTS,
@@ -65,18 +71,7 @@ def run(
     seed=0,
 ) -> MomentumResult:
     """SGD paths without momentum and with momentum μ = ``momentum``."""
-    params = dict(
-        n=n,
-        w0=w0,
-        cov=cov,
-        noise_std=noise_std,
-        start=start,
-        lr=lr,
-        momentum=momentum,
-        batch_size=batch_size,
-        steps=steps,
-        tol=tol,
-    )
+    params = run_arguments(locals())
     check(**params)
     momentums = (0.0, momentum)
     problem, found = paths.sgd_paths(

@@ -29,7 +29,12 @@ from matplotlib.figure import Figure
 
 from trainlab import optim
 from trainlab.lab import paths
-from trainlab.lab.common import Experiment, check_int, check_number
+from trainlab.lab.common import (
+    Experiment,
+    check_int,
+    check_number,
+    run_arguments,
+)
 
 DEFAULTS = {
     "curvatures": (1.0, 10.0),
@@ -70,14 +75,7 @@ def run(
 ) -> NesterovResult:
     """Momentum and Nesterov paths on the same quadratic (deterministic: the
     seed is accepted for uniformity and not used)."""
-    params = dict(
-        curvatures=tuple(curvatures),
-        start=tuple(start),
-        lr=lr,
-        momentum=momentum,
-        steps=steps,
-        tol=tol,
-    )
+    params = run_arguments(locals())
     check(**params)
     quadratic = paths.valley(curvatures)
     found = [

@@ -32,6 +32,7 @@ from trainlab.lab.common import (
     check_number,
     check_numbers,
     fixed_margins,
+    run_arguments,
 )
 
 DEFAULTS = {
@@ -82,16 +83,7 @@ def run(
 ) -> PreprocessingResult:
     """Sample the data, fit w by gradient descent on raw, centered and
     standardized inputs, each with η = 1/λ_max of its own Hessian."""
-    params = dict(
-        n=n,
-        mean=mean,
-        stds=stds,
-        correlation=correlation,
-        u=u,
-        noise_std=noise_std,
-        tol=tol,
-        max_steps=max_steps,
-    )
+    params = run_arguments(locals())
     check(**params)
     cov = np.outer(stds, stds) * np.array([[1.0, correlation], [correlation, 1.0]])
     X, y = linear_gaussian(n, u, cov, mu=mean, noise_std=noise_std, rng=seed)

@@ -29,6 +29,7 @@ from trainlab.lab.common import (
     check_int,
     check_number,
     fixed_margins,
+    run_arguments,
 )
 
 DEFAULTS = {
@@ -79,17 +80,7 @@ def run(
     seed=0,
 ) -> SGDLandscapeResult:
     """SGD from ``start`` for ``steps`` minibatches, keeping the first losses."""
-    params = dict(
-        n=n,
-        w0=w0,
-        cov=cov,
-        noise_std=noise_std,
-        start=start,
-        lr=lr,
-        batch_size=batch_size,
-        steps=steps,
-        panels=panels,
-    )
+    params = run_arguments(locals())
     check(**params)
     data_rng, order_rng = paths.generators(seed, 2)
     problem = paths.LinearProblem.sample(n, w0, cov, noise_std, data_rng)

@@ -40,6 +40,7 @@ from trainlab.lab.common import (
     check_number,
     fixed_margins,
     plain_ticks,
+    run_arguments,
 )
 from trainlab.tensor import no_grad
 from trainlab.training import Callback, fit
@@ -136,15 +137,7 @@ def run(
     seed: int = 0,
 ) -> SymmetryResult:
     """Train from the three starts; see the module docstring."""
-    check(
-        hidden=hidden,
-        value=value,
-        n=n,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        momentum=momentum,
-    )
+    check(**run_arguments(locals()))
     rng = np.random.default_rng(seed)
     X, y = tl_data.two_moons(n, noise=0.1, rng=rng)
     X = X.astype(np.float32)

@@ -40,6 +40,7 @@ from trainlab.lab.common import (
     check_numbers,
     fixed_margins,
     plain_ticks,
+    run_arguments,
 )
 from trainlab.tensor import no_grad
 from trainlab.training import fit
@@ -269,16 +270,8 @@ def run(
     seed: int = 0,
 ) -> WeightDecayResult:
     """Train one network per λ from the same start; see the module docstring."""
-    training = dict(
-        n=n,
-        hidden=hidden,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        momentum=momentum,
-        n_test=n_test,
-        grid=grid,
-    )
+    training = run_arguments(locals())
+    del training["lambdas"]
     check(lambdas=lambdas, **training)
     lambdas = tuple(float(v) for v in lambdas)
     start = nn.mlp([2, hidden, 2], rng=np.random.default_rng([seed, 3])).state_dict()
