@@ -89,3 +89,8 @@ def test_a_goal_is_met_only_against_every_peer():
     assert runner._met(row) == "no (3.00x)"
     row.goal = 2.5
     assert runner._met(row) == "yes"
+    row.checks = [(True, "90% of matmul"), (False, "memory 1.60x")]
+    assert runner._met(row) == "no (memory 1.60x)"
+    row.goal = 4.0
+    assert runner._met(row) == "no (3.00x, memory 1.60x)"
+    assert runner._met(runner.Row("y", {"trainlab": 1.0})) == "—"
