@@ -148,3 +148,53 @@ def test_other_bad_arguments_are_refused():
         TypeError, match="w must be a Parameter, Tensor or ndarray.*list"
     ):
         init.zeros_([[0.0]])
+
+
+@pytest.mark.parametrize(
+    "value", [np.float32(0.1), np.float64(0.1), np.int64(2), 0.1, 2]
+)
+def test_normal_and_uniform_accept_numpy_and_python_reals(value):
+    w = np.empty((200, 50), np.float32)
+    init.normal_(w, std=value, mean=value, rng=0)
+    assert w.dtype == np.float32 and np.isfinite(w).all()
+    assert abs(w.mean() - float(value)) < 0.1 * float(value) + 0.01
+    init.uniform_(w, -value, value, rng=0)
+    assert w.min() >= -float(value) and w.max() <= float(value)
+    assert w.min() < 0 < w.max()
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda w: init.normal_(w, std=math.inf), r"std must be a finite.*inf"),
+        (lambda w: init.normal_(w, std=math.nan), r"std must be a finite.*nan"),
+        (lambda w: init.normal_(w, mean=-math.inf), r"mean must be a finite.*inf"),
+        (lambda w: init.normal_(w, std=1e300), r"std must be a finite.*float32"),
+        (lambda w: init.uniform_(w, 0, math.inf), r"high must be a finite.*inf"),
+        (lambda w: init.uniform_(w, math.nan, 1), r"low must be a finite.*nan"),
+        (lambda w: init.uniform_(w, -3e38, 3e38), r"high - low must be a finite"),
+        (lambda w: init.normal_(w, std=-0.5), r"std must be a non-negative.*-0.5"),
+    ],
+)
+def test_normal_and_uniform_refuse_non_finite_values(call, match):
+    w = np.zeros((2, 2), np.float32)
+    with pytest.raises(ValueError, match=match):
+        call(w)
+    assert (w == 0).all()
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda w: init.uniform_(w, "a", "b"), r"low must be a real number.*str 'a'"),
+        (lambda w: init.uniform_(w, 0, None), r"high must be a real number.*None"),
+        (lambda w: init.normal_(w, mean="x"), r"mean must be a real number.*str 'x'"),
+        (lambda w: init.normal_(w, std=True), r"std must be a real number.*bool"),
+        (lambda w: init.normal_(w, std=1j), r"std must be a real number.*complex"),
+    ],
+)
+def test_normal_and_uniform_refuse_non_real_types(call, match):
+    w = np.zeros((2, 2))
+    with pytest.raises(TypeError, match=match):
+        call(w)
+    assert (w == 0).all()

@@ -93,11 +93,37 @@ def constant_(w, value: float):
     return w
 
 
+def _check_real(name: str, value, array: np.ndarray) -> float:
+    """``value`` as a float: a finite real number that ``array``'s dtype holds.
+
+    Python and NumPy reals (``np.float32(0.1)``) are accepted; bools, strings
+    and other types raise ``TypeError``; NaN, ±inf and magnitudes beyond the
+    largest finite value of ``array.dtype`` raise ``ValueError``.
+    """
+    if not isinstance(value, numbers.Real) or isinstance(value, bool | np.bool_):
+        raise TypeError(
+            f"{name} must be a real number, received {type(value).__name__} {value!r}"
+        )
+    value = float(value)
+    limit = float(np.finfo(array.dtype).max)
+    if not (math.isfinite(value) and abs(value) <= limit):
+        raise ValueError(
+            f"{name} must be a finite number representable in {array.dtype}, "
+            f"received {value!r}"
+        )
+    return value
+
+
 def normal_(w, std: float = 1.0, mean: float = 0.0, rng=None):
-    """Fill with ``N(mean, std²)`` samples."""
-    if not (isinstance(std, int | float) and std >= 0):
-        raise ValueError(f"std must be a non-negative number, received {std!r}")
+    """Fill with ``N(mean, std²)`` samples.
+
+    ``std`` (``>= 0``) and ``mean`` are finite real numbers, Python or NumPy.
+    """
     array = _array(w)
+    std = _check_real("std", std, array)
+    mean = _check_real("mean", mean, array)
+    if std < 0:
+        raise ValueError(f"std must be a non-negative number, received {std!r}")
     generator = as_generator(rng)
     sample = generator.standard_normal(array.shape, dtype=_sampling_dtype(array))
     sample *= std
@@ -107,13 +133,20 @@ def normal_(w, std: float = 1.0, mean: float = 0.0, rng=None):
 
 
 def uniform_(w, low: float = -1.0, high: float = 1.0, rng=None):
-    """Fill with ``U(low, high)`` samples."""
+    """Fill with ``U(low, high)`` samples.
+
+    ``low < high`` are finite real numbers, Python or NumPy, whose width
+    ``high − low`` is finite too.
+    """
+    array = _array(w)
+    low = _check_real("low", low, array)
+    high = _check_real("high", high, array)
     if not low < high:
         raise ValueError(f"uniform_ needs low < high, received low={low}, high={high}")
-    array = _array(w)
+    width = _check_real("high - low", high - low, array)
     generator = as_generator(rng)
     sample = generator.random(array.shape, dtype=_sampling_dtype(array))
-    sample *= high - low
+    sample *= width
     sample += low
     array[...] = sample
     return w
