@@ -435,8 +435,43 @@ def test_dropout_layer_modes_and_seeds():
     np.testing.assert_allclose(lecture(x).data, 0.7)
     unseeded = nn.Dropout(0.5)
     assert unseeded.rng is None
-    unseeded(x)
-    assert isinstance(unseeded.rng, np.random.Generator)
+    masks = [unseeded(x).data for _ in range(2)]
+    assert set(np.unique(masks[0])) == {0.0, 2.0}
+    assert not np.array_equal(masks[0], masks[1])
+    # the fresh generator is private: fit(seed=...) still sees the layer unseeded
+    assert unseeded.rng is None
+
+
+def test_training_forward_before_fit_keeps_fits_reproducible():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((32, 4))
+    y = rng.integers(0, 3, 32)
+
+    def run(shape_check: bool) -> list[float]:
+        model = nn.Sequential(
+            nn.Linear(4, 8, rng=1, dtype=np.float64),
+            nn.ReLU(),
+            nn.Dropout(0.5),
+            nn.Linear(8, 3, rng=2, dtype=np.float64),
+        )
+        if shape_check:
+            model(tl.tensor(X[:2]))  # training mode: draws a dropout mask
+        optimizer = tl.optim.SGD(model.parameters(), lr=0.1)
+        history = tl.fit(
+            model,
+            F.cross_entropy,
+            optimizer,
+            X,
+            y,
+            epochs=2,
+            batch_size=8,
+            seed=5,
+            progress=False,
+        )
+        assert model[-2].rng is None
+        return history["loss"]
+
+    assert run(shape_check=True) == run(shape_check=False)
 
 
 def test_numpy_scalars_are_accepted_as_hyperparameters():
@@ -506,6 +541,16 @@ def test_layers_accept_ndarrays_and_keep_float32():
             lambda: nn.Dropout(-0.2),
             ValueError,
             r"p must lie in \[0, 1\), received -0.2",
+        ),
+        (
+            lambda: nn.Dropout(0.5, inverted="no"),
+            TypeError,
+            r"inverted must be a bool, received str 'no'",
+        ),
+        (
+            lambda: nn.Dropout(0.5, inverted=1),
+            TypeError,
+            r"inverted must be a bool, received int 1",
         ),
         (lambda: nn.mlp([3]), ValueError, "sizes needs at least 2 entries"),
         (

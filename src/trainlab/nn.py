@@ -420,23 +420,35 @@ class Dropout(Module):
 
     ``rng`` (a Generator or a seed) draws the masks. When it is ``None``,
     :func:`trainlab.fit` gives the layer a generator derived from its
-    ``seed``; outside ``fit`` a generator with fresh entropy is made.
+    ``seed`` for the run. Outside ``fit`` an unseeded layer draws its masks
+    from a private generator with fresh entropy (not reproducible) and
+    ``rng`` stays ``None``: a training-mode forward before ``fit`` (a shape
+    check, say) does not stop ``fit`` from seeding the layer.
     """
 
     def __init__(self, p: float = 0.5, rng=None, inverted: bool = True):
         super().__init__()
         if not (_is_real(p) and 0 <= p < 1):
             raise ValueError(f"Dropout p must lie in [0, 1), received {p!r}")
+        if not isinstance(inverted, bool | np.bool_):
+            raise TypeError(
+                f"Dropout inverted must be a bool, received "
+                f"{type(inverted).__name__} {inverted!r}"
+            )
         self.p = float(p)
         self.inverted = bool(inverted)
         self.rng = None if rng is None else init_.as_generator(rng)
+        self._unseeded_rng = None
 
     def forward(self, x):
-        if self.training and self.p > 0 and self.rng is None:
-            self.rng = np.random.default_rng()
-        return F.dropout(
-            x, self.p, self.rng, training=self.training, inverted=self.inverted
-        )
+        rng = self.rng
+        if rng is None and self.training and self.p > 0:
+            # fresh entropy for an unseeded layer, kept apart from ``rng`` so
+            # that fit(seed=...) still sees the layer as unseeded
+            if self._unseeded_rng is None:
+                self._unseeded_rng = np.random.default_rng()
+            rng = self._unseeded_rng
+        return F.dropout(x, self.p, rng, training=self.training, inverted=self.inverted)
 
     def extra_repr(self) -> str:
         return f"p={self.p}" + ("" if self.inverted else ", inverted=False")
