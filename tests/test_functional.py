@@ -189,8 +189,10 @@ def test_log_softmax_and_softmax_match_torch():
         out, reference = ours_fn(ours, axis=0), torch_fn(theirs, dim=0)
         out.backward(upstream)
         reference.backward(torch.tensor(upstream))
-        np.testing.assert_allclose(out.data, reference.detach().numpy(), atol=1e-12)
-        np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), atol=1e-12)
+        np.testing.assert_allclose(
+            out.data, reference.detach().numpy(), rtol=0, atol=1e-12
+        )
+        np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=0, atol=1e-12)
 
 
 def test_mse_loss_matches_torch():
@@ -205,8 +207,10 @@ def test_mse_loss_matches_torch():
     loss.backward()
     reference.backward()
     np.testing.assert_allclose(loss.item(), reference.item(), rtol=0, atol=1e-10)
-    np.testing.assert_allclose(prediction.grad, theirs.grad.numpy(), atol=1e-10)
-    np.testing.assert_allclose(target.grad, their_target.grad.numpy(), atol=1e-10)
+    np.testing.assert_allclose(prediction.grad, theirs.grad.numpy(), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(
+        target.grad, their_target.grad.numpy(), rtol=0, atol=1e-10
+    )
 
 
 def test_activations_match_torch():
@@ -221,8 +225,10 @@ def test_activations_match_torch():
         out, reference = ours_fn(ours), torch_fn(theirs)
         (out * out).sum().backward()
         (reference * reference).sum().backward()
-        np.testing.assert_allclose(out.data, reference.detach().numpy(), atol=1e-14)
-        np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), atol=1e-13)
+        np.testing.assert_allclose(
+            out.data, reference.detach().numpy(), rtol=0, atol=1e-14
+        )
+        np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=0, atol=1e-13)
 
 
 def test_sigmoid_does_not_overflow():

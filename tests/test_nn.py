@@ -170,9 +170,13 @@ def test_mlp_forward_and_backward_match_torch(loss_name):
         loss.backward()
         their.backward()
 
-        np.testing.assert_allclose(out.data, their_out.detach().numpy(), atol=1e-10)
+        np.testing.assert_allclose(
+            out.data, their_out.detach().numpy(), rtol=0, atol=1e-10
+        )
         np.testing.assert_allclose(loss.item(), their.item(), rtol=0, atol=1e-10)
-        np.testing.assert_allclose(x_ours.grad, x_theirs.grad.numpy(), atol=1e-10)
+        np.testing.assert_allclose(
+            x_ours.grad, x_theirs.grad.numpy(), rtol=0, atol=1e-10
+        )
         for ours, theirs in zip(
             [p.grad for p in model.parameters()],
             torch_gradients(reference),
@@ -180,10 +184,10 @@ def test_mlp_forward_and_backward_match_torch(loss_name):
         ):
             np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)
         np.testing.assert_allclose(
-            model[1].running_mean, reference[1].running_mean.numpy(), atol=1e-12
+            model[1].running_mean, reference[1].running_mean.numpy(), rtol=0, atol=1e-12
         )
         np.testing.assert_allclose(
-            model[1].running_var, reference[1].running_var.numpy(), atol=1e-12
+            model[1].running_var, reference[1].running_var.numpy(), rtol=0, atol=1e-12
         )
 
         # the same plain gradient step on both, so later steps see new weights
@@ -223,12 +227,16 @@ def test_batchnorm_matches_torch_in_training_and_eval():
         out, their_out = ours(x), theirs(x_theirs)
         out.backward(upstream)
         their_out.backward(torch.from_numpy(upstream))
-        np.testing.assert_allclose(out.data, their_out.detach().numpy(), atol=1e-10)
-        np.testing.assert_allclose(x.grad, x_theirs.grad.numpy(), atol=1e-10)
         np.testing.assert_allclose(
-            ours.gamma.grad, theirs.weight.grad.numpy(), atol=1e-10
+            out.data, their_out.detach().numpy(), rtol=0, atol=1e-10
         )
-        np.testing.assert_allclose(ours.beta.grad, theirs.bias.grad.numpy(), atol=1e-10)
+        np.testing.assert_allclose(x.grad, x_theirs.grad.numpy(), rtol=0, atol=1e-10)
+        np.testing.assert_allclose(
+            ours.gamma.grad, theirs.weight.grad.numpy(), rtol=0, atol=1e-10
+        )
+        np.testing.assert_allclose(
+            ours.beta.grad, theirs.bias.grad.numpy(), rtol=0, atol=1e-10
+        )
         np.testing.assert_allclose(
             ours.running_mean, theirs.running_mean.numpy(), rtol=0, atol=1e-12
         )
