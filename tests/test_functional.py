@@ -12,6 +12,10 @@ import trainlab as tl
 from trainlab import functional as F
 from trainlab.diagnostics import gradcheck
 
+# float64 central differences agree to ~1e-9; these bounds are far tighter than
+# gradcheck's defaults (atol=1e-5, rtol=1e-4) and still hold on every example
+TIGHT = {"atol": 1e-7, "rtol": 1e-6}
+
 seeds = st.integers(0, 2**32 - 1)
 sides = st.integers(1, 5)
 batches = st.integers(2, 6)
@@ -39,10 +43,10 @@ def test_linear_gradcheck(n, n_in, n_out, seed):
         leaf((n_in, n_out), seed + 1),
         leaf((n_out,), seed + 2),
     )
-    assert gradcheck(F.linear, [x, w, b])
-    assert gradcheck(F.linear, [x, w])
-    assert gradcheck(F.linear, [leaf((n_in,), seed + 3), w, b])
-    assert gradcheck(F.linear, [leaf((2, n, n_in), seed + 4), w, b])
+    assert gradcheck(F.linear, [x, w, b], **TIGHT)
+    assert gradcheck(F.linear, [x, w], **TIGHT)
+    assert gradcheck(F.linear, [leaf((n_in,), seed + 3), w, b], **TIGHT)
+    assert gradcheck(F.linear, [leaf((2, n, n_in), seed + 4), w, b], **TIGHT)
 
 
 def test_linear_with_constant_input_and_refused_width():
@@ -59,16 +63,16 @@ def test_linear_with_constant_input_and_refused_width():
 @given(batches, sides, seeds)
 def test_activations_gradcheck(n, width, seed):
     x = away_from_zero((n, width), seed)
-    assert gradcheck(F.relu, [x])
-    assert gradcheck(F.tanh, [x])
-    assert gradcheck(F.sigmoid, [x])
+    assert gradcheck(F.relu, [x], **TIGHT)
+    assert gradcheck(F.tanh, [x], **TIGHT)
+    assert gradcheck(F.sigmoid, [x], **TIGHT)
 
 
 @given(batches, sides, st.sampled_from([0, 1, -1]), seeds)
 def test_softmax_log_softmax_gradcheck(n, width, axis, seed):
     x = leaf((n, width), seed, low=-4.0, high=4.0)
-    assert gradcheck(lambda x: F.softmax(x, axis=axis), [x])
-    assert gradcheck(lambda x: F.log_softmax(x, axis=axis), [x])
+    assert gradcheck(lambda x: F.softmax(x, axis=axis), [x], **TIGHT)
+    assert gradcheck(lambda x: F.log_softmax(x, axis=axis), [x], **TIGHT)
     np.testing.assert_allclose(F.softmax(x, axis=axis).data.sum(axis=axis), 1.0)
 
 
@@ -76,14 +80,14 @@ def test_softmax_log_softmax_gradcheck(n, width, axis, seed):
 def test_cross_entropy_gradcheck(n, classes, seed):
     logits = leaf((n, classes), seed, low=-5.0, high=5.0)
     labels = np.random.default_rng(seed).integers(0, classes, size=n)
-    assert gradcheck(lambda z: F.cross_entropy(z, labels), [logits])
+    assert gradcheck(lambda z: F.cross_entropy(z, labels), [logits], **TIGHT)
 
 
 @given(batches, sides, seeds)
 def test_mse_loss_gradcheck(n, width, seed):
     prediction, target = leaf((n, width), seed), leaf((n, width), seed + 1)
-    assert gradcheck(F.mse_loss, [prediction, target])
-    assert gradcheck(lambda p: F.mse_loss(p, target.data), [prediction])
+    assert gradcheck(F.mse_loss, [prediction, target], **TIGHT)
+    assert gradcheck(lambda p: F.mse_loss(p, target.data), [prediction], **TIGHT)
 
 
 @given(batches, sides, st.sampled_from([0.2, 0.5, 0.7]), st.booleans(), seeds)
@@ -94,9 +98,9 @@ def test_dropout_gradcheck_with_fixed_mask(n, width, p, inverted, seed):
         # a generator seeded afresh on every call draws the same mask
         return F.dropout(x, p, np.random.default_rng(seed), inverted=inverted)
 
-    assert gradcheck(dropped, [x])
+    assert gradcheck(dropped, [x], **TIGHT)
     assert gradcheck(
-        lambda x: F.dropout(x, p, None, training=False, inverted=inverted), [x]
+        lambda x: F.dropout(x, p, None, training=False, inverted=inverted), [x], **TIGHT
     )
 
 
@@ -115,9 +119,11 @@ def test_batch_norm_training_gradcheck(n, width, seed):
     def normalized(x, gamma, beta):
         return F.batch_norm(x, gamma, beta, running_mean, running_var, training=True)
 
-    assert gradcheck(normalized, [x, gamma, beta])
+    assert gradcheck(normalized, [x, gamma, beta], **TIGHT)
     assert gradcheck(
-        lambda x: F.batch_norm(x, None, None, running_mean, running_var, True), [x]
+        lambda x: F.batch_norm(x, None, None, running_mean, running_var, True),
+        [x],
+        **TIGHT,
     )
 
 
@@ -131,7 +137,7 @@ def test_batch_norm_eval_gradcheck(n, width, seed):
     def normalized(x, gamma, beta):
         return F.batch_norm(x, gamma, beta, running_mean, running_var, training=False)
 
-    assert gradcheck(normalized, [x, gamma, beta])
+    assert gradcheck(normalized, [x, gamma, beta], **TIGHT)
     expected = (x.data - running_mean) / np.sqrt(running_var + 1e-5) * gamma.data
     np.testing.assert_allclose(normalized(x, gamma, beta).data, expected + beta.data)
 
