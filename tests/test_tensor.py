@@ -1,6 +1,8 @@
 """Autograd engine: every op against finite differences, engine behaviour."""
 
 import gc
+import platform
+import sys
 import weakref
 
 import numpy as np
@@ -455,3 +457,45 @@ def test_repr_and_basics():
     assert x.shape == (2, 3) and x.ndim == 2 and x.size == 6 and len(x) == 2
     assert x.numpy() is x.data
     assert x.sum().item() == 6.0
+
+
+# ---------------------------------------------------- reuse of released gradients
+tensor_module = sys.modules["trainlab.tensor"]
+
+
+def released_leaf():
+    """A leaf whose gradient was dropped by zero_grad, with nothing else holding it."""
+    leaf = tl.tensor(np.ones((3, 2)), requires_grad=True)
+    (leaf * 2.0).sum().backward()
+    leaf.grad = None
+    return leaf
+
+
+def test_grad_buffer_offers_an_unshared_released_gradient_on_cpython():
+    assert tensor_module._REUSE_RELEASED_GRADIENTS == (
+        platform.python_implementation() == "CPython"
+    )
+    leaf = released_leaf()
+    buffer = tensor_module.grad_buffer(leaf, np.ones(2))
+    if platform.python_implementation() == "CPython":
+        assert buffer is leaf._last_grad
+        assert tensor_module.grad_buffer(leaf, np.ones(2)) is None  # `buffer` holds it
+        del buffer
+        assert tensor_module.grad_buffer(leaf, np.ones(2)) is leaf._last_grad
+        assert tensor_module.grad_buffer(leaf, np.ones(2, np.float32)) is None
+    else:
+        assert buffer is None
+
+
+def test_grad_buffer_is_off_when_reference_counts_are_not_exact(monkeypatch):
+    monkeypatch.setattr(tensor_module, "_REUSE_RELEASED_GRADIENTS", False)
+    leaf = released_leaf()
+    assert tensor_module.grad_buffer(leaf, np.ones(2)) is None
+    layer = tl.nn.Linear(4, 3, rng=0, dtype=np.float64)
+    x = tl.tensor(np.ones((5, 4)))
+    layer(x).sum().backward()
+    first = layer.weight.grad
+    layer.zero_grad()
+    layer(x).sum().backward()
+    assert layer.weight.grad is not first
+    np.testing.assert_array_equal(layer.weight.grad, first)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import platform
 import sys
 from collections.abc import Callable, Sequence
 from operator import attrgetter
@@ -550,17 +551,44 @@ def grad_buffer(leaf: Tensor, *operands: np.ndarray) -> np.ndarray | None:
     large gradient passes it as ``out=`` (``None`` makes NumPy allocate): on
     Linux, freeing and re-touching a few MiB for every weight at every step
     costs as much as a large fraction of the matrix products.
+
+    "Nothing else refers to the array" is read from ``sys.getrefcount``, which
+    only CPython's reference counting makes exact: on any other interpreter
+    (``platform.python_implementation() != "CPython"``) this always returns
+    None and every gradient gets fresh memory. The count for an array held by
+    the leaf alone is measured once at import (:func:`_unshared_references`),
+    not assumed, so a CPython that counts temporaries differently stays safe.
     """
     last = leaf._last_grad
-    if last is None or leaf.grad is not None:
+    if last is None or leaf.grad is not None or not _REUSE_RELEASED_GRADIENTS:
         return None
     for operand in operands:
         if operand.dtype != last.dtype:
             return None
-    # the references are the leaf's slot, ``last`` and getrefcount's argument
-    if sys.getrefcount(last) > 3:
+    if _references_to_last_grad(leaf) > _UNSHARED_REFERENCES:
         return None
     return last
+
+
+def _references_to_last_grad(leaf: Tensor) -> int:
+    """``sys.getrefcount`` of ``leaf._last_grad`` (CPython only)."""
+    return sys.getrefcount(leaf._last_grad)
+
+
+def _unshared_references() -> int:
+    """What :func:`grad_buffer` sees for an array held by the leaf alone.
+
+    Made in the same way as there: the leaf's slot and a local ``last``.
+    """
+    probe = Tensor(np.zeros(1))
+    probe._last_grad = np.zeros(1)
+    last = probe._last_grad  # noqa: F841 (counted, as in grad_buffer)
+    return _references_to_last_grad(probe)
+
+
+# reuse relies on exact reference counts, which only CPython provides
+_REUSE_RELEASED_GRADIENTS = platform.python_implementation() == "CPython"
+_UNSHARED_REFERENCES = _unshared_references() if _REUSE_RELEASED_GRADIENTS else 0
 
 
 def _reverse_topological(root: Tensor) -> list[Tensor]:
