@@ -112,6 +112,13 @@ def test_gradcheck_refuses_unusable_inputs():
         gradcheck(square, [leaf(2)], eps=0.0)
     with pytest.raises(ValueError, match="atol must be a non-negative number"):
         gradcheck(square, [leaf(2)], atol=-1.0)
+    with pytest.raises(ValueError, match="rtol must be a finite number.*nan"):
+        gradcheck(square, [leaf(2)], rtol=np.nan)
+    with pytest.raises(ValueError, match="eps must be a finite number.*inf"):
+        gradcheck(square, [leaf(2)], eps=np.inf)
+    with pytest.raises(TypeError, match="atol must be a real number.*str '0'"):
+        gradcheck(square, [leaf(2)], atol="0")
+    assert gradcheck(square, [leaf(2)], atol=np.float64(1e-7), rtol=np.float32(1e-6))
     with pytest.raises(ValueError, match="non-finite"):
         gradcheck(lambda a: a * np.inf, [tl.tensor(np.ones(2), requires_grad=True)])
 

@@ -15,6 +15,7 @@ the state of dropout generators are restored after the forward pass.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -112,6 +113,16 @@ def _scalar_output(fn: Callable, inputs: list[Tensor], weights: list) -> Tensor:
     return (out * weights[0]).sum()
 
 
+def _check_real(name: str, value) -> None:
+    """``value`` must be a finite real number (Python or NumPy), not a bool."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool | np.bool_):
+        raise TypeError(
+            f"{name} must be a real number, received {type(value).__name__} {value!r}"
+        )
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, received {value!r}")
+
+
 def gradient_error(
     fn: Callable, *inputs, eps: float = 1e-6
 ) -> tuple[float, list[GradientComparison]]:
@@ -133,7 +144,8 @@ def gradient_error(
     Returns the worst relative error and one :class:`GradientComparison`
     per input that requires a gradient.
     """
-    if not (isinstance(eps, int | float) and eps > 0 and math.isfinite(eps)):
+    _check_real("eps", eps)
+    if not eps > 0:
         raise ValueError(f"eps must be a positive number, received {eps!r}")
     inputs = _check_inputs(inputs)
     saved_grads = [value.grad for value in inputs]
@@ -198,7 +210,8 @@ def gradcheck(
         gradcheck(lambda *params: loss(model(x), y), model.parameters())
     """
     for name, value in (("atol", atol), ("rtol", rtol)):
-        if not (isinstance(value, int | float) and value >= 0):
+        _check_real(name, value)
+        if not value >= 0:
             raise ValueError(
                 f"{name} must be a non-negative number, received {value!r}"
             )
