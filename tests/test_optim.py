@@ -241,7 +241,7 @@ def test_weight_decay_is_the_gradient_of_the_penalty():
 
     weight.grad = np.zeros_like(weight.data)
     optimizer = SGD([weight], lr=1.0, weight_decay=lam)
-    added = optimizer._gradient(0)
+    added = optimizer._gradient(0, weight, weight.grad)
     np.testing.assert_allclose(added, numeric, rtol=1e-7)
     np.testing.assert_allclose(added, 2 * lam * weight.data)
 
@@ -505,6 +505,69 @@ def test_float32_stays_float32_in_place_and_grad_untouched(name):
         for array in getattr(optimizer, state_name):
             assert array.dtype == np.float32
     assert all(a.dtype == np.float32 for a in optimizer.theta())
+
+
+def steps_with(name, params, steps=5, transform_grad=None):
+    """Parameters and state after ``steps`` plain steps of ALL_OPTIMIZERS[name]."""
+    optimizer = ALL_OPTIMIZERS[name](params)
+    for _ in range(steps):
+        set_gradients(params)
+        if transform_grad is not None:
+            for param in params:
+                param.grad = transform_grad(param.grad)
+        optimizer.step()
+    state = [a for n in optimizer.state_names for a in getattr(optimizer, n)]
+    return [p.data for p in params] + state
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(ALL_OPTIMIZERS))
+def test_blas_and_numpy_vector_operations_take_the_same_path(name, dtype, monkeypatch):
+    arrays = [a.astype(dtype) for a in INITIAL]
+    with_blas = steps_with(name, fresh_params(arrays))
+    # Fortran-ordered parameters (and state, made like them) and gradients:
+    # BLAS would write into a copy, so NumPy does the operations that write
+    # them
+    strided = steps_with(
+        name,
+        fresh_params([np.asfortranarray(a) for a in arrays]),
+        transform_grad=np.asfortranarray,
+    )
+    monkeypatch.setattr(tl.optim, "_BLAS", {})
+    with_numpy = steps_with(name, fresh_params(arrays))
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    for a, b, c in zip(with_blas, with_numpy, strided, strict=True):
+        assert a.dtype == b.dtype == c.dtype == dtype
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * 1e-3)
+        np.testing.assert_allclose(c, b, rtol=rtol, atol=rtol * 1e-3)
+    assert not np.array_equal(with_blas[0], INITIAL[0].astype(dtype))
+
+
+@pytest.mark.parametrize("name", sorted(ALL_OPTIMIZERS))
+def test_plain_step_updates_state_in_place(name):
+    params = float32_params()
+    optimizer = ALL_OPTIMIZERS[name](params)
+    states = [list(getattr(optimizer, n)) for n in optimizer.state_names]
+    for _ in range(2):
+        set_gradients(params)
+        optimizer.step()
+    for state_name, before in zip(optimizer.state_names, states, strict=True):
+        after = getattr(optimizer, state_name)
+        assert all(a is b for a, b in zip(after, before, strict=True))
+        assert any(np.any(a) for a in after)
+
+
+def test_squared_norm_is_inf_or_nan_for_non_finite_entries():
+    from trainlab.optim import _squared_norm
+
+    for dtype in (np.float16, np.float32, np.float64):
+        values = np.arange(6, dtype=dtype).reshape(2, 3)
+        assert _squared_norm(values) == 55
+        assert _squared_norm(values.T) == 55
+        values[1, 2] = np.inf
+        assert _squared_norm(values) == np.inf
+        values[1, 2] = np.nan
+        assert np.isnan(_squared_norm(values))
 
 
 @pytest.mark.parametrize("name", sorted(ALL_OPTIMIZERS))

@@ -58,7 +58,7 @@ from trainlab import functional as F
 from trainlab.data import _iterate as _epoch_minibatches
 from trainlab.data import num_batches
 from trainlab.nn import BatchNorm1d, Dropout, Linear, Module
-from trainlab.optim import NonFiniteStepError, Optimizer
+from trainlab.optim import NonFiniteStepError, Optimizer, _squared_norm
 from trainlab.tensor import Tensor, no_grad
 
 __all__ = [
@@ -660,12 +660,16 @@ def _takes_labels(loss, y) -> bool:
 # the loop
 # --------------------------------------------------------------------------
 def _gradient_norm(params) -> float:
-    """‖∇_θ L_B‖₂ over all parameters; ``nan`` when a gradient is not finite."""
+    """‖∇_θ L_B‖₂ over all parameters; ``nan`` when a gradient is not finite.
+
+    One pass over each gradient (a BLAS dot product) gives both: a finite
+    sum of squares means every entry is finite.
+    """
     total = 0.0
     for param in params:
-        if param.grad is not None:
-            flat = param.grad.ravel()
-            total += float(np.dot(flat, flat))
+        grad = param.grad
+        if grad is not None:
+            total += _squared_norm(grad)
     if math.isfinite(total):
         return math.sqrt(total)
     # the float32 sum of squares may overflow although every entry is finite
