@@ -648,3 +648,29 @@ def test_parameters_and_modules_follow_the_named_order_with_sharing():
         param.grad = np.ones_like(param.data)
     net.zero_grad()
     assert all(param.grad is None for param in named)
+
+
+def test_mlp_without_rng_leaves_dropout_to_fit_seed():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 3)).astype(np.float32)
+    y = rng.integers(0, 2, 40)
+
+    def run():
+        model = tl.nn.mlp([3, 8, 2], dropout=0.5)
+        model.load_state_dict(tl.nn.mlp([3, 8, 2], dropout=0.5, rng=0).state_dict())
+        opt = tl.optim.SGD(model.parameters(), lr=0.1)
+        history = tl.fit(
+            model, F.cross_entropy, opt, X, y, epochs=2, batch_size=8, progress=False
+        )
+        return history.step_loss
+
+    assert all(
+        layer.rng is None
+        for layer in tl.nn.mlp([3, 8, 2], dropout=0.5)
+        if isinstance(layer, tl.nn.Dropout)
+    )
+    assert run() == run()
+    seeded = tl.nn.mlp([3, 8, 2], dropout=0.5, rng=0)
+    assert all(
+        layer.rng is not None for layer in seeded if isinstance(layer, tl.nn.Dropout)
+    )

@@ -477,6 +477,10 @@ def mlp(
     sigmoid; the output layer, followed by no non-linearity, uses Xavier
     normal. With batch normalization the hidden ``Linear`` layers have no bias
     (β plays its role, as the lecture notes).
+
+    ``rng`` draws the initial weights and, when given, the dropout masks too.
+    With ``rng=None`` the Dropout layers are left unseeded, so that
+    :func:`trainlab.fit` seeds them from its ``seed``.
     """
     sizes = list(sizes)
     if len(sizes) < 2:
@@ -507,7 +511,7 @@ def mlp(
             layers.append(BatchNorm1d(n_out, dtype=dtype))
         layers.append(act_class())
         if dropout > 0:
-            layers.append(Dropout(dropout, rng=generator))
+            layers.append(Dropout(dropout, rng=None if rng is None else generator))
     layers.append(
         Linear(sizes[-2], sizes[-1], init="xavier_normal", rng=generator, dtype=dtype)
     )
