@@ -38,10 +38,15 @@ arrays in (no copies). :func:`trainlab.training.fit` steps this way.
 
 The two vector operations the updates are made of, y ← a·x (:func:`_scale`)
 and y ← y + a·x (:func:`_add_scaled`), go to BLAS ``scal`` / ``axpy`` for
-contiguous float32 and float64 arrays (multi-threaded by OpenBLAS, and a
-fraction of a NumPy call's overhead on small arrays); other arrays (float16,
-non-contiguous) take the equivalent NumPy ufuncs. The results agree with the
-plain NumPy expressions up to rounding (``axpy`` may fuse the multiply-add).
+small contiguous float32 and float64 arrays, where a BLAS call costs a
+fraction of a NumPy call's overhead; other arrays take the equivalent NumPy
+ufuncs. The results agree with the plain NumPy expressions up to rounding
+(``axpy`` may fuse the multiply-add). Large arrays stay with NumPy because
+SciPy's BLAS is a second OpenBLAS library next to NumPy's: above ~10⁴
+entries its level-1 routines start their own thread pool, which on a small
+machine fights NumPy's pool (still spinning after the backward pass's matrix
+products) for the cores: a 7x1024 network's step measured 150–200 ms instead
+of ~105 ms.
 """
 
 from __future__ import annotations
@@ -131,7 +136,10 @@ def _check_params(params) -> list[Parameter]:
 
 
 # ------------------------------------------------------- vector operations
-# BLAS routines by dtype: (scal, axpy, dot)
+# BLAS routines by dtype: (scal, axpy, dot), for arrays of at most
+# _BLAS_MAX_SIZE entries (below OpenBLAS's thresholds for threading level-1
+# routines, so that SciPy's OpenBLAS never starts its thread pool)
+_BLAS_MAX_SIZE = 8192
 _BLAS = {
     np.dtype(np.float32): (blas.sscal, blas.saxpy, blas.sdot),
     np.dtype(np.float64): (blas.dscal, blas.daxpy, blas.ddot),
@@ -140,12 +148,13 @@ _BLAS = {
 
 def _blas_for(y: np.ndarray, x: np.ndarray):
     """(scal, axpy, dot) for y and x, or ``None`` when they do not suit BLAS:
-    one dtype, float32 or float64, and y C-contiguous, so that ``y.ravel()``
-    is a view that BLAS writes in place (``x.ravel()`` may be a copy)."""
+    one dtype, float32 or float64, at most ``_BLAS_MAX_SIZE`` entries, and y
+    C-contiguous, so that ``y.ravel()`` is a view that BLAS writes in place
+    (``x.ravel()`` may be a copy)."""
     dtype = y.dtype
     if dtype is not x.dtype and dtype != x.dtype:
         return None
-    if not y.flags.c_contiguous:
+    if y.size > _BLAS_MAX_SIZE or not y.flags.c_contiguous:
         return None
     return _BLAS.get(dtype)
 
@@ -159,11 +168,14 @@ def _scale(a: float, x: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def _add_scaled(y: np.ndarray, a: float, x: np.ndarray) -> np.ndarray:
-    """y ← y + a·x in place (``axpy``)."""
+def _add_scaled(
+    y: np.ndarray, a: float, x: np.ndarray, work: np.ndarray | None = None
+) -> np.ndarray:
+    """y ← y + a·x in place (``axpy``); NumPy writes a·x into ``work`` (which
+    may be ``x``), or into a new array when ``work`` is ``None``."""
     routines = _blas_for(y, x)
     if routines is None:
-        y += x if a == 1 else np.multiply(a, x)
+        y += x if a == 1 else np.multiply(a, x, out=work)
         return y
     routines[1](x.ravel(), y.ravel(), a=a)
     return y
@@ -608,7 +620,7 @@ class SGD(Optimizer):
 
         # v_{t+1} = μ v_t − η ∇, as v ← μ v (scal), then v ← v − η ∇ (axpy)
         _scale(momentum, velocity, out=next_velocity)
-        _add_scaled(next_velocity, -lr, grad)
+        _add_scaled(next_velocity, -lr, grad, self._work_array(index))
 
         if not self.nesterov:
             # θ_{t+1} = θ_t + v_{t+1}
@@ -616,7 +628,7 @@ class SGD(Optimizer):
 
         # φ_{t+1} = φ_t − η ∇L(φ_t) + μ v_{t+1}, as u ← μ v_{t+1}, u ← u − η ∇
         update = _scale(momentum, next_velocity, out=self._scratch_array(index))
-        return _add_scaled(update, -lr, grad)
+        return _add_scaled(update, -lr, grad, self._work_array(index))
 
     def theta(self) -> list[np.ndarray]:
         """θ = φ − μ v for Nesterov (the model holds φ); copies otherwise."""
@@ -709,7 +721,7 @@ class RMSprop(Optimizer):
 
         # g_{t+1} = β g_t + (1 − β) ∇ ⊙ ∇, as g ← β g, then g ← g + (1 − β) ∇ ⊙ ∇
         _scale(beta, sq_avg, out=next_sq_avg)
-        _add_scaled(next_sq_avg, 1 - beta, np.square(grad, out=work))
+        _add_scaled(next_sq_avg, 1 - beta, np.square(grad, out=work), work)
 
         # θ_{t+1} = θ_t − η ∇ / (√g_{t+1} + ε)
         denominator = self._root(next_sq_avg, out=work)
@@ -781,11 +793,11 @@ class Adam(Optimizer):
 
         # v_{t+1} = β1 v_t + (1 − β1) ∇, as v ← β1 v, then v ← v + (1 − β1) ∇
         _scale(beta1, first_moment, out=next_first_moment)
-        _add_scaled(next_first_moment, 1 - beta1, grad)
+        _add_scaled(next_first_moment, 1 - beta1, grad, work)
 
         # g_{t+1} = β2 g_t + (1 − β2) ∇ ⊙ ∇, as g ← β2 g, g ← g + (1 − β2) ∇ ⊙ ∇
         _scale(beta2, second_moment, out=next_second_moment)
-        _add_scaled(next_second_moment, 1 - beta2, np.square(grad, out=work))
+        _add_scaled(next_second_moment, 1 - beta2, np.square(grad, out=work), work)
 
         # g̃_{t+1} = g_{t+1} / (1 − β2^t), then the denominator √g̃ + ε
         corrected_second_moment = np.divide(next_second_moment, 1 - beta2**t, out=work)
@@ -832,7 +844,9 @@ class AdamW(Adam):
             return update
 
         # θ_{t+1} = θ_t − η λ θ_t + u_Adam, as u ← u_Adam − η λ θ_t
-        return _add_scaled(update, -(lr * self.weight_decay), param)
+        return _add_scaled(
+            update, -(lr * self.weight_decay), param, self._scratch_array(index)
+        )
 
 
 # ------------------------------------------------------------ free functions
