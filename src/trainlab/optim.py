@@ -36,17 +36,9 @@ arrays, and raises :class:`NonFiniteStepError` with nothing changed when an
 update would overflow; otherwise it applies the updates and swaps the spare
 arrays in (no copies). :func:`trainlab.training.fit` steps this way.
 
-The two vector operations the updates are made of, y ← a·x (:func:`_scale`)
-and y ← y + a·x (:func:`_add_scaled`), go to BLAS ``scal`` / ``axpy`` for
-small contiguous float32 and float64 arrays, where a BLAS call costs a
-fraction of a NumPy call's overhead; other arrays take the equivalent NumPy
-ufuncs. The results agree with the plain NumPy expressions up to rounding
-(``axpy`` may fuse the multiply-add). Large arrays stay with NumPy because
-SciPy's BLAS is a second OpenBLAS library next to NumPy's: above ~10⁴
-entries its level-1 routines start their own thread pool, which on a small
-machine fights NumPy's pool (still spinning after the backward pass's matrix
-products) for the cores: a 7x1024 network's step measured 150–200 ms instead
-of ~105 ms.
+The updates are written with two small vector operations, y ← a·x
+(:func:`_scale`) and y ← y + a·x (:func:`_add_scaled`), NumPy ufuncs with
+``out=`` into arrays allocated once, so a step allocates nothing.
 """
 
 from __future__ import annotations
@@ -57,7 +49,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 
 import numpy as np
-from scipy.linalg import blas
 
 from trainlab.nn import Parameter
 
@@ -136,59 +127,25 @@ def _check_params(params) -> list[Parameter]:
 
 
 # ------------------------------------------------------- vector operations
-# BLAS routines by dtype: (scal, axpy, dot), for arrays of at most
-# _BLAS_MAX_SIZE entries (below OpenBLAS's thresholds for threading level-1
-# routines, so that SciPy's OpenBLAS never starts its thread pool)
-_BLAS_MAX_SIZE = 8192
-_BLAS = {
-    np.dtype(np.float32): (blas.sscal, blas.saxpy, blas.sdot),
-    np.dtype(np.float64): (blas.dscal, blas.daxpy, blas.ddot),
-}
-
-
-def _blas_for(y: np.ndarray, x: np.ndarray):
-    """(scal, axpy, dot) for y and x, or ``None`` when they do not suit BLAS:
-    one dtype, float32 or float64, at most ``_BLAS_MAX_SIZE`` entries, and y
-    C-contiguous, so that ``y.ravel()`` is a view that BLAS writes in place
-    (``x.ravel()`` may be a copy)."""
-    dtype = y.dtype
-    if dtype is not x.dtype and dtype != x.dtype:
-        return None
-    if y.size > _BLAS_MAX_SIZE or not y.flags.c_contiguous:
-        return None
-    return _BLAS.get(dtype)
-
-
 def _scale(a: float, x: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """out ← a·x (``scal`` when ``out`` is ``x``)."""
-    routines = _blas_for(out, x) if out is x else None
-    if routines is None:
-        return np.multiply(a, x, out=out)
-    routines[0](a, out.ravel())
-    return out
+    """out ← a·x."""
+    return np.multiply(a, x, out=out)
 
 
 def _add_scaled(
     y: np.ndarray, a: float, x: np.ndarray, work: np.ndarray | None = None
 ) -> np.ndarray:
-    """y ← y + a·x in place (``axpy``); NumPy writes a·x into ``work`` (which
-    may be ``x``), or into a new array when ``work`` is ``None``."""
-    routines = _blas_for(y, x)
-    if routines is None:
-        y += x if a == 1 else np.multiply(a, x, out=work)
-        return y
-    routines[1](x.ravel(), y.ravel(), a=a)
+    """y ← y + a·x in place; a·x is written into ``work`` (which may be ``x``),
+    or into a new array when ``work`` is ``None``."""
+    y += x if a == 1 else np.multiply(a, x, out=work)
     return y
 
 
 def _squared_norm(x: np.ndarray) -> float:
-    """Σ x², accumulated in x's dtype (``dot``): ``inf`` or ``nan`` when an
-    entry is not finite or the sum overflows."""
-    routines = _blas_for(x, x)
+    """Σ x², accumulated in x's dtype: ``inf`` or ``nan`` when an entry is not
+    finite or the sum overflows."""
     flat = x.ravel()
-    if routines is None:
-        return float(np.dot(flat, flat))
-    return routines[2](flat, flat)
+    return float(np.dot(flat, flat))
 
 
 class NonFiniteStepError(FloatingPointError):
