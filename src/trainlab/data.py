@@ -23,6 +23,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from trainlab._checks import check_bool as _check_bool
+from trainlab._checks import check_positive_int as _check_positive_int
 from trainlab.init import as_generator
 
 __all__ = [
@@ -42,22 +44,6 @@ __all__ = [
 
 class ConstantFeatureWarning(UserWarning):
     """A feature takes a single value on the data a Standardizer is fitted on."""
-
-
-def _check_bool(name: str, value) -> bool:
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be a bool, received {type(value).__name__}")
-    return bool(value)
-
-
-def _check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(
-            f"{name} must be a positive int, received {type(value).__name__} {value!r}"
-        )
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive int, received {value}")
-    return int(value)
 
 
 def _check_nonnegative_float(name: str, value) -> float:

@@ -50,6 +50,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from trainlab._checks import check_bool as _check_bool
 from trainlab.nn import Parameter
 
 __all__ = [
@@ -88,12 +89,6 @@ def _check_fraction(name: str, value) -> float:
     if not 0 <= number < 1:
         raise ValueError(f"{name} must lie in [0, 1), received {value!r}")
     return number
-
-
-def _check_bool(name: str, value) -> bool:
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be True or False, received {value!r}")
-    return bool(value)
 
 
 def _check_params(params) -> list[Parameter]:

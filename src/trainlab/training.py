@@ -55,6 +55,9 @@ import numpy as np
 
 from trainlab import checkpoint
 from trainlab import functional as F
+from trainlab._checks import check_bool as _check_bool
+from trainlab._checks import check_positive_int as _check_positive_int
+from trainlab._checks import check_seed as _check_seed
 from trainlab.data import _iterate as _epoch_minibatches
 from trainlab.data import num_batches
 from trainlab.nn import BatchNorm1d, Dropout, Linear, Module
@@ -467,22 +470,6 @@ class TrainingRun:
 # --------------------------------------------------------------------------
 # input checks
 # --------------------------------------------------------------------------
-def _check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"{name} must be a positive int, received {type(value).__name__} {value!r}"
-        )
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive int, received {value}")
-    return int(value)
-
-
-def _check_bool(name: str, value) -> bool:
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be True or False, received {value!r}")
-    return bool(value)
-
-
 def _first_and_last_linear(model: Module) -> tuple[Linear | None, Linear | None]:
     linears = [module for module in model.modules() if isinstance(module, Linear)]
     return (linears[0], linears[-1]) if linears else (None, None)
@@ -626,14 +613,6 @@ def _check_callbacks(callbacks) -> list[Callback]:
                 f"{type(callback).__name__}"
             )
     return callbacks
-
-
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an int, received {type(seed).__name__}")
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0, received {seed}")
-    return int(seed)
 
 
 def _describe(value) -> str:

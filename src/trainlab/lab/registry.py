@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trainlab._checks import check_seed as _check_seed
 from trainlab.lab.common import Experiment
 
 __all__ = [
@@ -230,14 +231,6 @@ def resolve_params(name: str, params: dict | None = None) -> dict:
         resolved[key] = _coerce(key, experiment.defaults[key], value)
     experiment.check(**resolved)
     return resolved
-
-
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, received {seed!r}")
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0, received {seed}")
-    return seed
 
 
 def execute(name: str, seed: int = 0, **params) -> LabRun:
