@@ -8,6 +8,7 @@ module imports nothing from trainlab, so every layer may use it.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -20,6 +21,32 @@ def check_bool(name: str, value) -> bool:
             f"{name} must be True or False, received {value!r} ({type(value).__name__})"
         )
     return bool(value)
+
+
+def check_real(name: str, value) -> float:
+    """``value`` must be a finite real number (Python or NumPy, not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, received {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number, received {value!r}")
+    return number
+
+
+def check_non_negative(name: str, value) -> float:
+    """``value`` must be a finite real number ``>= 0``."""
+    number = check_real(name, value)
+    if number < 0:
+        raise ValueError(f"{name} must be >= 0, received {value!r}")
+    return number
+
+
+def check_positive(name: str, value) -> float:
+    """``value`` must be a finite real number ``> 0``."""
+    number = check_real(name, value)
+    if number <= 0:
+        raise ValueError(f"{name} must be > 0, received {value!r}")
+    return number
 
 
 def check_positive_int(name: str, value) -> int:

@@ -214,8 +214,8 @@ def _prepare_out(out: str) -> Path:
         raise UsageError(f"--out {out}: this is a file, not a folder")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out_dir):
-            pass
+        # a file that vanishes when closed proves the folder is writable
+        tempfile.TemporaryFile(dir=out_dir).close()
     except OSError as error:
         reason = error.strerror or str(error)
         raise UsageError(

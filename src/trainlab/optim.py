@@ -51,6 +51,8 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from trainlab._checks import check_bool as _check_bool
+from trainlab._checks import check_non_negative as _check_non_negative
+from trainlab._checks import check_real as _check_real
 from trainlab.nn import Parameter
 
 __all__ = [
@@ -67,22 +69,6 @@ __all__ = [
 
 
 # ---------------------------------------------------------------- validation
-def _check_real(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, received {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, received {value!r}")
-    return value
-
-
-def _check_non_negative(name: str, value) -> float:
-    number = _check_real(name, value)
-    if number < 0:
-        raise ValueError(f"{name} must be >= 0, received {value!r}")
-    return number
-
-
 def _check_fraction(name: str, value) -> float:
     """A factor in [0, 1): momentum, β, β1, β2."""
     number = _check_real(name, value)

@@ -6,8 +6,8 @@ training loop updates the learning rate at every step). A schedule keeps no
 hidden state: calling it twice at the same t gives the same value, in any
 order, so nothing has to be stepped and a resumed run needs nothing restored.
 
-This module imports nothing from trainlab; :func:`plot_schedule` imports
-matplotlib only when it is called.
+This module imports only trainlab's shared argument checks;
+:func:`plot_schedule` imports matplotlib only when it is called.
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from trainlab._checks import check_non_negative as _check_non_negative
+from trainlab._checks import check_positive as _check_positive
+from trainlab._checks import check_real as _check_real
+
 __all__ = [
     "Schedule",
     "Constant",
@@ -29,29 +33,6 @@ __all__ = [
     "Warmup",
     "plot_schedule",
 ]
-
-
-def _check_real(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, received {value!r}")
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"{name} must be a finite number, received {value!r}")
-    return number
-
-
-def _check_non_negative(name: str, value) -> float:
-    number = _check_real(name, value)
-    if number < 0:
-        raise ValueError(f"{name} must be >= 0, received {value!r}")
-    return number
-
-
-def _check_positive(name: str, value) -> float:
-    number = _check_real(name, value)
-    if number <= 0:
-        raise ValueError(f"{name} must be > 0, received {value!r}")
-    return number
 
 
 def _cosine(lr_max: float, lr_min: float, fraction: float) -> float:
