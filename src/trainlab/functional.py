@@ -59,7 +59,8 @@ def linear(x, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             return grad_x, grad_w
         grad_b = None
         if bias.requires_grad:
-            grad_b = g.sum(axis=0) if g.ndim == 2 else g.reshape(-1, g.shape[-1]).sum(0)
+            rows_of_g = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
+            grad_b = np.add.reduce(rows_of_g, axis=0)
         return grad_x, grad_w, grad_b
 
     parents = (x, weight) if bias is None else (x, weight, bias)
@@ -156,7 +157,7 @@ def _check_labels(target: np.ndarray, n: int, classes: int) -> np.ndarray:
         )
     # Read as unsigned, a negative label becomes huge: one maximum checks both ends.
     unsigned = target.view(f"u{target.itemsize}")
-    if n and unsigned.max() >= classes:
+    if n and np.maximum.reduce(unsigned) >= classes:
         raise ValueError(
             f"cross_entropy target labels must lie in [0, {classes - 1}], "
             f"received labels from {target.min()} to {target.max()}"
@@ -186,12 +187,12 @@ def cross_entropy(logits, target) -> Tensor:
     labels = _check_labels(np.asarray(labels), n, classes)
     rows = np.arange(n)
 
-    shifted = logits.data - logits.data.max(axis=1, keepdims=True)
+    shifted = logits.data - np.maximum.reduce(logits.data, axis=1, keepdims=True)
     exp_shifted = np.exp(shifted)
-    sum_exp = exp_shifted.sum(axis=1, keepdims=True)
+    sum_exp = np.add.reduce(exp_shifted, axis=1, keepdims=True)
 
     log_likelihood = shifted[rows, labels] - np.log(sum_exp[:, 0])
-    loss = -log_likelihood.sum() / n
+    loss = -np.add.reduce(log_likelihood) / n
 
     def backward(g):
         # softmax(z) = e^{z − m} / Σ_j e^{z_j − m}

@@ -244,13 +244,13 @@ class Optimizer(ABC):
                     )
 
                     # θ_{t+1} = θ_t + u
-                    _add_scaled(data, 1.0, update)
+                    data += update
             return
 
         updates = self._checked_updates(lr)
         for index, data, update in updates:
             # θ_{t+1} = θ_t + u
-            _add_scaled(data, 1.0, update)
+            data += update
 
             for state, spare in self._swap_pairs:
                 state[index], spare[index] = spare[index], state[index]

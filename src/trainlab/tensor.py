@@ -208,7 +208,8 @@ class Tensor:
                     "backward() without a gradient needs a scalar tensor, "
                     f"this one has shape {self.shape}"
                 )
-            seed = np.ones(self.data.shape, self.data.dtype)
+            # 1 of the loss's dtype (a 0-d array, reshaped to the loss's shape)
+            seed = np.array(1, self.data.dtype).reshape(self.data.shape)
         else:
             # A copy: the seed may become a leaf's .grad, which later calls
             # accumulate into in place; the caller's array must stay as it is.
@@ -231,10 +232,11 @@ class Tensor:
                 for parent, parent_grad in zip(node._parents, input_grads, strict=True):
                     if parent_grad is None or not parent.requires_grad:
                         continue
-                    if parent in pending:
-                        pending[parent] = pending[parent] + parent_grad
-                    else:
+                    earlier_grad = pending.get(parent)
+                    if earlier_grad is None:
                         pending[parent] = parent_grad
+                    else:
+                        pending[parent] = earlier_grad + parent_grad
             if not retain_graph:
                 # release the graph, even where no gradient reached the node
                 node._parents = ()
@@ -522,7 +524,8 @@ def _accumulate(leaf: Tensor, grad: np.ndarray, stored: set[int]) -> None:
     """Add ``grad`` into ``leaf.grad``, which always owns its memory."""
     if not leaf.requires_grad:
         return
-    grad = np.asarray(grad)
+    if type(grad) is not np.ndarray:
+        grad = np.asarray(grad)
     if leaf.grad is None:
         flags = grad.flags
         owned = (
