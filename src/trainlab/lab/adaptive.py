@@ -38,20 +38,6 @@ from trainlab.lab.common import (
     run_arguments,
 )
 
-DEFAULTS = {
-    "curvatures": (0.2, 20.0),
-    "rotation": 0.0,
-    "start": (-4.0, 1.5),
-    "sgd_lr": 0.09,
-    "adagrad_lr": 0.5,
-    "rmsprop_lr": 0.05,
-    "rmsprop_beta": 0.99,
-    "adam_lr": 0.1,
-    "adam_betas": (0.9, 0.999),
-    "steps": 150,
-    "tol": 0.1,
-}
-
 METHODS = ("SGD", "Adagrad", "RMSprop", "Adam")
 
 
@@ -175,7 +161,6 @@ def plot(result: AdaptiveResult) -> Figure:
 EXPERIMENT = Experiment(
     name="adaptive",
     description="Adagrad, RMSprop and Adam vs SGD on one ill-conditioned loss",
-    defaults=DEFAULTS,
     run=run,
     plot=plot,
     findings=findings,

@@ -26,13 +26,6 @@ from trainlab.lab.common import (
     run_arguments,
 )
 
-DEFAULTS = {
-    **paths.LINEAR_DEFAULTS,
-    "lr": 0.1,
-    "batch_sizes": (1, 100),
-    "steps": 100,
-}
-
 
 @dataclass(frozen=True)
 class BatchSizeResult:
@@ -118,7 +111,6 @@ def plot(result: BatchSizeResult) -> Figure:
 EXPERIMENT = Experiment(
     name="batch-size",
     description="SGD with |B| = 1 vs |B| = 100 at η = 0.1",
-    defaults=DEFAULTS,
     run=run,
     plot=plot,
     findings=findings,

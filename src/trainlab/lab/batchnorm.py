@@ -323,14 +323,6 @@ def plot(result: BatchNormResult):
 EXPERIMENT = Experiment(
     name="batchnorm",
     description="Deep sigmoid MLP with and without batch normalization, same η",
-    defaults={
-        "depth": 6,
-        "width": 64,
-        "lr": 0.02,
-        "momentum": 0.9,
-        "batch_size": 32,
-        "epochs": 8,
-    },
     run=run,
     plot=plot,
     findings=findings,

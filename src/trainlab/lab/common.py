@@ -14,11 +14,13 @@ An experiment module defines one :class:`Experiment` named ``EXPERIMENT``:
   mistake is refused before anything runs; ``run`` calls it too.
 
 ``defaults`` lists every keyword ``run`` accepts (besides ``seed``) with its
-default value; the command line's ``--set key=value`` is checked against it.
+default value; unless given, it is read from ``run``'s signature, so the
+two cannot disagree. The command line's ``--set key=value`` is checked against it.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 from collections.abc import Callable
@@ -58,7 +60,6 @@ class Experiment:
 
     name: str
     description: str
-    defaults: dict
     run: Callable
     plot: Callable
     findings: Callable
@@ -67,6 +68,35 @@ class Experiment:
     beyond_lecture: bool = False
     tags: tuple[str, ...] = field(default_factory=tuple)
     check: Callable[..., None] = _accept_all
+    defaults: dict | None = None
+
+    def __post_init__(self):
+        declared = _keyword_defaults(self.run)
+        if self.defaults is None:
+            object.__setattr__(self, "defaults", declared)
+        elif declared is not None and declared != self.defaults:
+            raise ValueError(
+                f"experiment {self.name!r}: defaults {self.defaults} disagree with "
+                f"run()'s signature {declared}"
+            )
+
+
+def _keyword_defaults(run: Callable) -> dict | None:
+    """``{name: default}`` of every argument of ``run`` but ``seed``.
+
+    ``None`` for a ``run(**params)`` that declares no keywords of its own (a
+    stand-in that keeps the defaults it is given).
+    """
+    defaults = {}
+    for name, parameter in inspect.signature(run).parameters.items():
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+            return None
+        if name == "seed":
+            continue
+        if parameter.default is inspect.Parameter.empty:
+            raise TypeError(f"experiment run() argument {name!r} needs a default value")
+        defaults[name] = parameter.default
+    return defaults
 
 
 def run_arguments(names: dict) -> dict:

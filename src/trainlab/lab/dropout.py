@@ -126,17 +126,6 @@ def plot(result: DropoutResult):
 EXPERIMENT = Experiment(
     name="dropout",
     description="Dropout p = 0.7 vs none on the mixture, p = drop probability",
-    defaults={
-        "drop_probabilities": (0.7,),
-        "n": 200,
-        "hidden": 50,
-        "epochs": 1500,
-        "batch_size": 200,
-        "lr": 0.1,
-        "momentum": 0.9,
-        "n_test": 20000,
-        "grid": 120,
-    },
     run=run,
     plot=plot,
     findings=findings,

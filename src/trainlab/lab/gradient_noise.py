@@ -258,12 +258,6 @@ def plot(result: GradientNoiseResult):
 EXPERIMENT = Experiment(
     name="gradient-noise",
     description="Variance of the minibatch gradient vs |B|, and its unbiasedness",
-    defaults={
-        "n": 1000,
-        "hidden": 32,
-        "batch_sizes": (1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
-        "draws": 300,
-    },
     run=run,
     plot=plot,
     findings=findings,

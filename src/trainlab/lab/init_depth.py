@@ -313,14 +313,6 @@ def plot(result: InitDepthResult):
 EXPERIMENT = Experiment(
     name="init-depth",
     description="Weight variance vs depth: tanh collapse/saturation, He's mult",
-    defaults={
-        "width": 1024,
-        "depth": 7,
-        "n_samples": 300,
-        "sigmas": (0.01, 1.0),
-        "mults": (0.5, 1.0, 2.0),
-        "bins": 41,
-    },
     run=run,
     plot=plot,
     findings=findings,

@@ -24,14 +24,6 @@ from trainlab.lab.common import (
     run_arguments,
 )
 
-DEFAULTS = {
-    **paths.LINEAR_DEFAULTS,
-    "lrs": (0.01, 0.1),
-    "batch_size": 10,
-    "steps": 100,
-    "tol": 0.1,
-}
-
 
 @dataclass(frozen=True)
 class LearningRateResult:
@@ -114,7 +106,6 @@ def plot(result: LearningRateResult) -> Figure:
 EXPERIMENT = Experiment(
     name="learning-rate",
     description="SGD with η = 0.01 vs η = 0.1 at |B| = 10",
-    defaults=DEFAULTS,
     run=run,
     plot=plot,
     findings=findings,

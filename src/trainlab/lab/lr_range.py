@@ -314,15 +314,6 @@ def plot(result: LrRangeResult):
 EXPERIMENT = Experiment(
     name="lr-range",
     description="Learning-rate range test on the digits, suggestion as a heuristic",
-    defaults={
-        "lr_start": 1e-4,
-        "lr_end": 10.0,
-        "epochs": 4,
-        "batch_size": 32,
-        "momentum": 0.9,
-        "smoothing": 0.9,
-        "check_epochs": 4,
-    },
     run=run,
     plot=plot,
     findings=findings,

@@ -29,15 +29,6 @@ from trainlab.lab.common import (
     run_arguments,
 )
 
-DEFAULTS = {
-    **paths.LINEAR_DEFAULTS,
-    "lr": 0.1,
-    "momentum": 0.5,
-    "batch_size": 10,
-    "steps": 100,
-    "tol": 0.1,
-}
-
 
 @dataclass(frozen=True)
 class MomentumResult:
@@ -149,7 +140,6 @@ def _draw_turning(ax, result: MomentumResult) -> None:
 EXPERIMENT = Experiment(
     name="momentum",
     description="SGD at η = 0.1 without momentum vs momentum μ = 0.5",
-    defaults=DEFAULTS,
     run=run,
     plot=plot,
     findings=findings,

@@ -36,15 +36,6 @@ from trainlab.lab.common import (
     run_arguments,
 )
 
-DEFAULTS = {
-    "curvatures": (1.0, 10.0),
-    "start": (-4.0, 1.5),
-    "lr": 0.05,
-    "momentum": 0.9,
-    "steps": 100,
-    "tol": 0.05,
-}
-
 
 @dataclass(frozen=True)
 class NesterovResult:
@@ -142,7 +133,6 @@ def plot(result: NesterovResult) -> Figure:
 EXPERIMENT = Experiment(
     name="nesterov",
     description="SGD + momentum vs Nesterov on an ill-conditioned quadratic",
-    defaults=DEFAULTS,
     run=run,
     plot=plot,
     findings=findings,

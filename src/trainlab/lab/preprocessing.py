@@ -35,17 +35,6 @@ from trainlab.lab.common import (
     run_arguments,
 )
 
-DEFAULTS = {
-    "n": 500,
-    "mean": (5.0, 3.0),
-    "stds": (1.5, 0.5),
-    "correlation": 0.3,
-    "u": (1.0, 2.0),
-    "noise_std": 0.5,
-    "tol": 1e-3,
-    "max_steps": 3000,
-}
-
 VERSIONS = ("raw", "centered", "standardized")
 
 
@@ -244,7 +233,6 @@ def plot(result: PreprocessingResult) -> Figure:
 EXPERIMENT = Experiment(
     name="preprocessing",
     description="Raw, centered and standardized inputs; GD speed before and after",
-    defaults=DEFAULTS,
     run=run,
     plot=plot,
     findings=findings,

@@ -32,18 +32,6 @@ from trainlab.lab.common import (
     run_arguments,
 )
 
-DEFAULTS = {
-    "n": 500,
-    "w0": (1.0, 2.0),
-    "cov": (1.0, 0.5, 0.5),
-    "noise_std": 1.0,
-    "start": (-2.0, -1.0),
-    "lr": 0.1,
-    "batch_size": 10,
-    "steps": 30,
-    "panels": 6,
-}
-
 
 @dataclass(frozen=True)
 class SGDLandscapeResult:
@@ -219,7 +207,6 @@ def plot(result: SGDLandscapeResult) -> Figure:
 EXPERIMENT = Experiment(
     name="sgd-landscape",
     description="Expected loss vs the minibatch losses SGD actually descends",
-    defaults=DEFAULTS,
     run=run,
     plot=plot,
     findings=findings,

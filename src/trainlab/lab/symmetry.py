@@ -272,15 +272,6 @@ def plot(result: SymmetryResult):
 EXPERIMENT = Experiment(
     name="symmetry",
     description="Zero and constant initializations vs random: symmetry breaking",
-    defaults={
-        "hidden": 16,
-        "value": 0.5,
-        "n": 200,
-        "epochs": 30,
-        "batch_size": 20,
-        "lr": 0.1,
-        "momentum": 0.9,
-    },
     run=run,
     plot=plot,
     findings=findings,

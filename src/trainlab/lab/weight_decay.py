@@ -371,17 +371,6 @@ def plot(result: WeightDecayResult):
 EXPERIMENT = Experiment(
     name="weight-decay",
     description="L2 penalty λ on a 2-50-2 network: boundaries vs the Bayes boundary",
-    defaults={
-        "lambdas": (0.0, 1e-4, 1e-3, 1e-2),
-        "n": 200,
-        "hidden": 50,
-        "epochs": 1500,
-        "batch_size": 200,
-        "lr": 0.1,
-        "momentum": 0.9,
-        "n_test": 20000,
-        "grid": 120,
-    },
     run=run,
     plot=plot,
     findings=findings,
