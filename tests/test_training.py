@@ -612,25 +612,31 @@ def test_callback_protocol_order_and_stop_request():
     assert recorder.events[1][2] == ["epoch", "grad_norm", "loss", "lr", "time"]
 
 
-def test_early_stopping_stops_and_restores_best_weights():
+def fit_with_early_stopping(patience, epochs):
+    """A run whose validation loss rises after a while (other blob centers)."""
     X, y = blobs(40, seed=3)
-    X_val, y_val = blobs(40, seed=4)  # other centers: validation loss rises
+    X_val, y_val = blobs(40, seed=4)
     model = tl.nn.mlp([4, 32, 3], rng=0)
     optimizer = tl.optim.Adam(model.parameters(), lr=0.05)
     recorder = Recorder()
-    stopper = training.EarlyStopping(patience=3)
+    stopper = training.EarlyStopping(patience=patience)
     history = tl.fit(
         model,
         F.cross_entropy,
         optimizer,
         X,
         y,
-        epochs=100,
+        epochs=epochs,
         batch_size=10,
         validation=(X_val, y_val),
         callbacks=[recorder, stopper],
         progress=False,
     )
+    return model, recorder, stopper, history
+
+
+def test_early_stopping_stops_and_restores_best_weights():
+    model, recorder, stopper, history = fit_with_early_stopping(patience=3, epochs=100)
     assert len(history) < 100 and stopper.stopped_epoch == len(history)
     best = int(np.argmin(history["val_loss"])) + 1
     assert stopper.best_epoch == best and stopper.stopped_epoch == best + 3
@@ -639,23 +645,8 @@ def test_early_stopping_stops_and_restores_best_weights():
 
 
 def test_early_stopping_restores_best_even_without_stopping():
-    X, y = blobs(40, seed=3)
-    X_val, y_val = blobs(40, seed=4)
-    model = tl.nn.mlp([4, 32, 3], rng=0)
-    optimizer = tl.optim.Adam(model.parameters(), lr=0.05)
-    recorder = Recorder()
-    stopper = training.EarlyStopping(patience=1000)
-    history = tl.fit(
-        model,
-        F.cross_entropy,
-        optimizer,
-        X,
-        y,
-        epochs=12,
-        batch_size=10,
-        validation=(X_val, y_val),
-        callbacks=[recorder, stopper],
-        progress=False,
+    model, recorder, stopper, history = fit_with_early_stopping(
+        patience=1000, epochs=12
     )
     assert len(history) == 12 and stopper.stopped_epoch == 0
     best = int(np.argmin(history["val_loss"])) + 1
