@@ -2,6 +2,7 @@
 
 import io
 import json
+from copy import deepcopy
 
 import numpy as np
 import pytest
@@ -239,11 +240,13 @@ def test_weight_decay_is_the_gradient_of_the_penalty():
         weight.data[i] = original
         numeric[i] = (up - down) / (2 * h)
 
+    # with a zero loss gradient, one plain SGD step with η = 1 moves θ by −2λθ
+    before = weight.data.copy()
     weight.grad = np.zeros_like(weight.data)
-    optimizer = SGD([weight], lr=1.0, weight_decay=lam)
-    added = optimizer._gradient(0, weight, weight.grad)
+    SGD([weight], lr=1.0, weight_decay=lam).step()
+    added = before - weight.data
     np.testing.assert_allclose(added, numeric, rtol=1e-7)
-    np.testing.assert_allclose(added, 2 * lam * weight.data)
+    np.testing.assert_allclose(added, 2 * lam * before)
 
 
 # ------------------------------------------------- the lecture's literal forms
@@ -544,7 +547,8 @@ def test_plain_step_updates_state_in_place(name):
         optimizer.step()
     for state_name, before in zip(optimizer.state_names, states, strict=True):
         after = getattr(optimizer, state_name)
-        assert all(a is b for a, b in zip(after, before, strict=True))
+        # the views read now are the memory read before: updated in place
+        assert all(np.shares_memory(a, b) for a, b in zip(after, before, strict=True))
         assert any(np.any(a) for a in after)
 
 
@@ -574,6 +578,80 @@ def test_parameters_without_gradient_are_skipped(name):
         assert not np.any(getattr(optimizer, state_name)[2])
     assert not np.array_equal(params[0].data, INITIAL[0])
     assert optimizer.step_count == 1
+
+
+# ------------------------------------------ small parameters share flat arrays
+def run_steps(name, params, require_finite=False, steps=6, skip=None):
+    """Parameters and state (copies) after ``steps`` steps; parameter ``skip``
+    has no gradient on every other step."""
+    optimizer = ALL_OPTIMIZERS[name](params)
+    for step in range(steps):
+        set_gradients(params)
+        if skip is not None and step % 2:
+            params[skip].grad = None
+        optimizer.step(require_finite=require_finite)
+    state = [a for n in optimizer.state_names for a in getattr(optimizer, n)]
+    return optimizer, [a.copy() for a in [p.data for p in params] + state]
+
+
+@pytest.mark.parametrize("require_finite", [False, True], ids=["plain", "checked"])
+@pytest.mark.parametrize("name", sorted(ALL_OPTIMIZERS))
+def test_flat_and_separate_updates_are_identical(name, require_finite, monkeypatch):
+    params = fresh_params()
+    flat_optimizer, flat = run_steps(name, params, require_finite, skip=2)
+    # with weight decay W1 and W2 share one flat array, b1 and b2 another;
+    # without, all four share one
+    assert np.shares_memory(params[0].data, flat_optimizer._slots[0].flat)
+    assert len(flat_optimizer._slots) == (2 if flat_optimizer.weight_decay else 1)
+    with pytest.raises(AttributeError):
+        flat_optimizer.weight_decay = 0.5
+
+    monkeypatch.setattr(tl.optim, "FLAT_LIMIT", 0)
+    separate_optimizer, separate = run_steps(
+        name, fresh_params(), require_finite, skip=2
+    )
+    assert all(slot.flat is None for slot in separate_optimizer._slots)
+    for a, b in zip(flat, separate, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_parameter_given_a_new_array_is_taken_back():
+    params = fresh_params()
+    optimizer = SGD(params, lr=0.1, momentum=0.9)
+    set_gradients(params)
+    optimizer.step()
+
+    params[0].data = np.ones_like(INITIAL[0])
+    set_gradients(params)
+    velocity, grad = optimizer.velocity[0].copy(), params[0].grad.copy()
+    others = [p.data.copy() for p in params[1:]]
+    optimizer.step()
+    # v ← μ v − η ∇, then θ ← θ + v, from the new θ = 1
+    np.testing.assert_allclose(params[0].data, 1 + 0.9 * velocity - 0.1 * grad)
+    assert np.shares_memory(params[0].data, optimizer._slots[0].flat)
+    for param, before in zip(params[1:], others, strict=True):
+        assert not np.array_equal(param.data, before)
+
+    params[0].data = np.ones((3, 3))
+    with pytest.raises(ValueError, match=r"params\[0\]\.data changed from"):
+        optimizer.step()
+
+
+def test_a_deep_copy_of_parameters_and_optimizer_trains_on_its_own():
+    params = fresh_params()
+    optimizer = Adam(params, lr=0.01)
+    set_gradients(params)
+    optimizer.step()
+    params_copy, optimizer_copy = deepcopy((params, optimizer))
+    for _ in range(3):
+        set_gradients(params_copy)
+        optimizer_copy.step()
+        set_gradients(params)
+        optimizer.step()
+    for original, duplicate in zip(params, params_copy, strict=True):
+        assert not np.shares_memory(original.data, duplicate.data)
+        np.testing.assert_array_equal(original.data, duplicate.data)
+    assert not np.array_equal(params[0].data, INITIAL[0])
 
 
 # ------------------------------------------------------- steps that must stay finite
