@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 import trainlab as tl
 from trainlab import functional as F
 from trainlab.diagnostics import gradcheck
+from trainlab.nn import Parameter
+from trainlab.tensor import grad_buffer
 
 # float64 central differences agree to ~1e-9; these bounds are far tighter than
 # gradcheck's defaults (atol=1e-5, rtol=1e-4) and still hold on every example
@@ -445,6 +447,16 @@ def test_linear_does_not_write_float64_products_into_float32_memory():
     grad = _linear_weight_grad(layer, x64)
     assert grad.dtype == np.float32 and first() is not grad
     np.testing.assert_array_equal(grad, np.float32(x64.T @ np.ones((3, 2))))
+
+
+def test_a_released_gradient_is_offered_only_as_c_contiguous_memory():
+    # np.dot(..., out=) takes C-contiguous memory only
+    weight = Parameter(np.zeros((3, 2), np.float32))
+    x, g = np.ones((4, 3), np.float32), np.ones((4, 2), np.float32)
+    weight._last_grad = np.asfortranarray(np.ones((3, 2), np.float32))
+    assert grad_buffer(weight, x, g) is None
+    weight._last_grad = np.ones((3, 2), np.float32)
+    assert grad_buffer(weight, x, g) is weight._last_grad
 
 
 def test_cross_entropy_of_integer_logits_is_not_truncated():

@@ -173,13 +173,11 @@ def _stays_finite(param: np.ndarray, update: np.ndarray) -> bool:
 FLAT_LIMIT = 1 << 14
 
 
-def _check_grad(index: int, param: Parameter, grad: np.ndarray) -> np.ndarray:
-    if grad.shape != param.data.shape:
-        raise ValueError(
-            f"params[{index}].grad must have the parameter's shape "
-            f"{param.data.shape}, received shape {grad.shape}"
-        )
-    return grad
+def _wrong_grad_shape(index: int, param: Parameter, grad: np.ndarray) -> ValueError:
+    return ValueError(
+        f"params[{index}].grad must have the parameter's shape "
+        f"{param.data.shape}, received shape {grad.shape}"
+    )
 
 
 class _Slot:
@@ -270,9 +268,12 @@ class _Slot:
         none has (a parameter without a gradient keeps θ and state)."""
         if self.flat is None:
             param = self.params[0]
-            if param.grad is None:
+            grad = param.grad
+            if grad is None:
                 return []
-            return [(self, param.data, _check_grad(self.indices[0], param, param.grad))]
+            if grad.shape != param.data.shape:
+                raise _wrong_grad_shape(self.indices[0], param, grad)
+            return [(self, param.data, grad)]
 
         grads = []
         for j, param in enumerate(self.params):
@@ -280,9 +281,12 @@ class _Slot:
                 self.adopt()
             grad = param.grad
             if grad is not None:
-                grads.append(_check_grad(self.indices[j], param, grad).reshape(-1))
+                if grad.shape != self.shapes[j]:
+                    raise _wrong_grad_shape(self.indices[j], param, grad)
+                grads.append(grad)
         if len(grads) == len(self.params):
-            grad = np.concatenate(grads, out=self.buffer("grad"))
+            # the gradients, flattened one after the other, as θ is
+            grad = np.concatenate(grads, axis=None, out=self.buffer("grad"))
             return [(self, self.flat, grad)]
         if not grads:
             return []

@@ -548,8 +548,9 @@ def grad_buffer(leaf: Tensor, *operands: np.ndarray) -> np.ndarray | None:
     offered only when they all have its dtype, so the result is the same
     as in fresh memory.
 
-    It is the array of the leaf's previous gradient, once ``zero_grad()`` has
-    reset ``leaf.grad`` to None and nothing else refers to the array (a user
+    It is the array of the leaf's previous gradient (when C-contiguous, as
+    ``np.dot(..., out=)`` requires), once ``zero_grad()`` has reset
+    ``leaf.grad`` to None and nothing else refers to the array (a user
     who kept ``old = p.grad`` keeps it intact). A backward that computes a
     large gradient passes it as ``out=`` (``None`` makes NumPy allocate): on
     Linux, freeing and re-touching a few MiB for every weight at every step
@@ -564,6 +565,8 @@ def grad_buffer(leaf: Tensor, *operands: np.ndarray) -> np.ndarray | None:
     """
     last = leaf._last_grad
     if last is None or leaf.grad is not None or not _REUSE_RELEASED_GRADIENTS:
+        return None
+    if not last.flags.c_contiguous:
         return None
     for operand in operands:
         if operand.dtype != last.dtype:
