@@ -145,6 +145,9 @@ def log_softmax(x, axis: int = -1) -> Tensor:
     return from_op(out, (x,), backward, "log_softmax")
 
 
+_UNSIGNED = {size: np.dtype(f"u{size}") for size in (1, 2, 4, 8)}
+
+
 def _check_labels(target: np.ndarray, n: int, classes: int) -> np.ndarray:
     if target.dtype.kind not in "iu":
         raise TypeError(
@@ -157,7 +160,7 @@ def _check_labels(target: np.ndarray, n: int, classes: int) -> np.ndarray:
             f"received shape {target.shape}"
         )
     # Read as unsigned, a negative label becomes huge: one maximum checks both ends.
-    unsigned = target.view(f"u{target.itemsize}")
+    unsigned = target.view(_UNSIGNED[target.itemsize])
     if n and np.maximum.reduce(unsigned) >= classes:
         raise ValueError(
             f"cross_entropy target labels must lie in [0, {classes - 1}], "

@@ -208,8 +208,10 @@ class Tensor:
                     "backward() without a gradient needs a scalar tensor, "
                     f"this one has shape {self.shape}"
                 )
-            # 1 of the loss's dtype (a 0-d array, reshaped to the loss's shape)
-            seed = np.array(1, self.data.dtype).reshape(self.data.shape)
+            # 1 of the loss's dtype, in the loss's shape
+            seed = np.array(1, self.data.dtype)
+            if self.data.ndim:
+                seed = seed.reshape(self.data.shape)
         else:
             # A copy: the seed may become a leaf's .grad, which later calls
             # accumulate into in place; the caller's array must stay as it is.
