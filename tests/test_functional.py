@@ -1,5 +1,6 @@
 """Functional ops: finite differences, PyTorch in float64, dropout statistics."""
 
+import importlib
 import weakref
 
 import numpy as np
@@ -389,13 +390,21 @@ def test_cross_entropy_twice_through_a_retained_graph():
     np.testing.assert_allclose(logits.grad, 2 * first, rtol=1e-15)
 
 
+@pytest.fixture
+def reuse_any_size(monkeypatch):
+    """Released gradients reused whatever their size (small layers in tests)."""
+    monkeypatch.setattr(
+        importlib.import_module("trainlab.tensor"), "REUSE_MIN_BYTES", 0
+    )
+
+
 def _linear_weight_grad(layer, x):
     layer.zero_grad()
     layer(x).sum().backward()
     return layer.weight.grad
 
 
-def test_linear_writes_a_released_gradient_in_place_of_a_new_array():
+def test_linear_writes_a_released_gradient_in_place_of_a_new_array(reuse_any_size):
     rng = np.random.default_rng(0)
     layer = tl.nn.Linear(4, 3, rng=0)
     x1, x2 = rng.standard_normal((2, 5, 4)).astype(np.float32)
@@ -406,7 +415,7 @@ def test_linear_writes_a_released_gradient_in_place_of_a_new_array():
     np.testing.assert_array_equal(second, x2.T @ np.ones((5, 3), np.float32))
 
 
-def test_linear_leaves_a_gradient_the_user_kept_untouched():
+def test_linear_leaves_a_gradient_the_user_kept_untouched(reuse_any_size):
     rng = np.random.default_rng(0)
     layer = tl.nn.Linear(4, 3, rng=0)
     x1, x2 = rng.standard_normal((2, 5, 4)).astype(np.float32)
@@ -418,7 +427,7 @@ def test_linear_leaves_a_gradient_the_user_kept_untouched():
     np.testing.assert_array_equal(second, x2.T @ np.ones((5, 3), np.float32))
 
 
-def test_linear_shared_weight_and_accumulation_get_their_own_arrays():
+def test_linear_shared_weight_and_accumulation_get_their_own_arrays(reuse_any_size):
     rng = np.random.default_rng(0)
     layer = tl.nn.Linear(3, 3, rng=0)
     x = rng.standard_normal((4, 3))
@@ -439,7 +448,7 @@ def test_linear_shared_weight_and_accumulation_get_their_own_arrays():
     np.testing.assert_allclose(first, expected, rtol=1e-5)
 
 
-def test_linear_does_not_write_float64_products_into_float32_memory():
+def test_linear_does_not_write_float64_products_into_float32_memory(reuse_any_size):
     layer = tl.nn.Linear(2, 2, rng=0)
     x32 = np.ones((3, 2), np.float32)
     first = weakref.ref(_linear_weight_grad(layer, x32))
@@ -449,7 +458,7 @@ def test_linear_does_not_write_float64_products_into_float32_memory():
     np.testing.assert_array_equal(grad, np.float32(x64.T @ np.ones((3, 2))))
 
 
-def test_a_released_gradient_is_offered_only_as_c_contiguous_memory():
+def test_a_released_gradient_is_offered_only_as_c_contiguous_memory(reuse_any_size):
     # np.dot(..., out=) takes C-contiguous memory only
     weight = Parameter(np.zeros((3, 2), np.float32))
     x, g = np.ones((4, 3), np.float32), np.ones((4, 2), np.float32)
@@ -457,6 +466,17 @@ def test_a_released_gradient_is_offered_only_as_c_contiguous_memory():
     assert grad_buffer(weight, x, g) is None
     weight._last_grad = np.ones((3, 2), np.float32)
     assert grad_buffer(weight, x, g) is weight._last_grad
+
+
+def test_only_gradients_above_the_threshold_are_reused():
+    rng = np.random.default_rng(0)
+    for width, reused in ((4, False), (256, True)):  # 64 B and 256 KiB of weights
+        layer = tl.nn.Linear(width, width, rng=0)
+        x1, x2 = rng.standard_normal((2, 3, width)).astype(np.float32)
+        first = weakref.ref(_linear_weight_grad(layer, x1))
+        second = _linear_weight_grad(layer, x2)
+        assert (first() is second) is reused
+        np.testing.assert_allclose(second, x2.T @ np.ones((3, width), np.float32))
 
 
 def test_cross_entropy_of_integer_logits_is_not_truncated():

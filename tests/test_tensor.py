@@ -471,7 +471,8 @@ def released_leaf():
     return leaf
 
 
-def test_grad_buffer_offers_an_unshared_released_gradient_on_cpython():
+def test_grad_buffer_offers_an_unshared_released_gradient_on_cpython(monkeypatch):
+    monkeypatch.setattr(tensor_module, "REUSE_MIN_BYTES", 0)  # a small leaf
     assert tensor_module._REUSE_RELEASED_GRADIENTS == (
         platform.python_implementation() == "CPython"
     )

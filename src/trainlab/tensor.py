@@ -556,7 +556,9 @@ def grad_buffer(leaf: Tensor, *operands: np.ndarray) -> np.ndarray | None:
     who kept ``old = p.grad`` keeps it intact). A backward that computes a
     large gradient passes it as ``out=`` (``None`` makes NumPy allocate): on
     Linux, freeing and re-touching a few MiB for every weight at every step
-    costs as much as a large fraction of the matrix products.
+    costs as much as a large fraction of the matrix products. Smaller
+    gradients (below ``REUSE_MIN_BYTES``, glibc's default threshold for giving
+    memory back) come cheaply from the heap and are not reused.
 
     "Nothing else refers to the array" is read from ``sys.getrefcount``, which
     only CPython's reference counting makes exact: on any other interpreter
@@ -565,6 +567,8 @@ def grad_buffer(leaf: Tensor, *operands: np.ndarray) -> np.ndarray | None:
     the leaf alone is measured once at import (:func:`_unshared_references`),
     not assumed, so a CPython that counts temporaries differently stays safe.
     """
+    if leaf.data.nbytes < REUSE_MIN_BYTES:
+        return None
     last = leaf._last_grad
     if last is None or leaf.grad is not None or not _REUSE_RELEASED_GRADIENTS:
         return None
@@ -593,6 +597,9 @@ def _unshared_references() -> int:
     last = probe._last_grad  # noqa: F841 (counted, as in grad_buffer)
     return _references_to_last_grad(probe)
 
+
+# below glibc's default mmap threshold freed memory stays in the heap
+REUSE_MIN_BYTES = 1 << 17
 
 # reuse relies on exact reference counts, which only CPython provides
 _REUSE_RELEASED_GRADIENTS = platform.python_implementation() == "CPython"
