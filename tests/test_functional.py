@@ -322,6 +322,9 @@ def test_cross_entropy_refuses_bad_labels():
         F.cross_entropy(logits, np.array([0, 1]))
     with pytest.raises(ValueError, match=r"logits of shape \(N, C\)"):
         F.cross_entropy(tl.tensor(np.zeros(4)), np.array([0]))
+    for empty in ((0, 0), (3, 0)):
+        with pytest.raises(ValueError, match="at least one class"):
+            F.cross_entropy(tl.tensor(np.zeros(empty)), np.zeros(empty[0], int))
 
 
 def test_cross_entropy_accepts_label_tensors_and_lists():

@@ -187,6 +187,11 @@ def cross_entropy(logits, target) -> Tensor:
             f"cross_entropy expects logits of shape (N, C), received {logits.shape}"
         )
     n, classes = logits.shape
+    if classes == 0:
+        raise ValueError(
+            "cross_entropy needs logits for at least one class, received "
+            f"shape {logits.shape}"
+        )
     labels = target.data if isinstance(target, Tensor) else target
     labels = _check_labels(np.asarray(labels), n, classes)
     # where z_{n,y_n} sits in the flattened (row-major) logits: n·C + y_n
