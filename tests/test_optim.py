@@ -768,6 +768,24 @@ def test_gradient_of_wrong_shape_is_refused():
         SGD([param], lr=0.1).step()
 
 
+@pytest.mark.parametrize("require_finite", [False, True], ids=["plain", "checked"])
+@pytest.mark.parametrize("flat_limit", [0, 1 << 14], ids=["separate", "flat"])
+def test_a_bad_gradient_leaves_every_parameter_and_the_count(
+    require_finite, flat_limit, monkeypatch
+):
+    monkeypatch.setattr(tl.optim, "FLAT_LIMIT", flat_limit)
+    params = fresh_params()
+    optimizer = SGD(params, lr=0.1, momentum=0.9)
+    set_gradients(params)
+    params[3].grad = np.ones(4)  # b2 has 3 entries
+    with pytest.raises(ValueError, match=r"params\[3\]\.grad must have"):
+        optimizer.step(require_finite=require_finite)
+    for param, initial in zip(params, INITIAL, strict=True):
+        np.testing.assert_array_equal(param.data, initial)
+    assert optimizer.step_count == 0
+    assert not any(np.any(v) for v in optimizer.velocity)
+
+
 def test_repr_names_the_hyperparameters():
     text = repr(Adam(fresh_params(), lr=0.01))
     assert text.startswith("Adam(lr=0.01, beta1=0.9, beta2=0.999, weight_decay=0.0")

@@ -450,16 +450,17 @@ class Optimizer(ABC):
         not a copy).
         """
         lr = self._lr
-        self.step_count += 1
         if not require_finite:
-            for slot in self._slots:
-                for unit, theta, grad in slot.inputs():
-                    update = self._update(
-                        unit, theta, self._gradient(unit, theta, grad), lr
-                    )
+            # every gradient is checked before any parameter changes
+            inputs = self._inputs()
+            self.step_count += 1
+            for unit, theta, grad in inputs:
+                update = self._update(
+                    unit, theta, self._gradient(unit, theta, grad), lr
+                )
 
-                    # θ_{t+1} = θ_t + u
-                    theta += update
+                # θ_{t+1} = θ_t + u
+                theta += update
             return
 
         updated = {}
@@ -471,10 +472,18 @@ class Optimizer(ABC):
         for slot in updated.values():
             slot.swap()
 
+    def _inputs(self) -> list[tuple[_Slot, np.ndarray, np.ndarray]]:
+        """(slot or part, θ, ∇) of every update this step makes, every
+        gradient's shape checked."""
+        inputs = []
+        for slot in self._slots:
+            inputs += slot.inputs()
+        return inputs
+
     def _checked_updates(self, lr: float) -> list:
         """Every (slot, θ, u), the new state in the spare arrays, after
         checking that θ + u stays finite; raises :class:`NonFiniteStepError`
-        (and takes back the step count) otherwise.
+        (and takes back the step count) otherwise. Counts the step.
 
         One dot product per update, summed: a finite sum means every Σ u² is
         finite, which for float32 and float64 bounds θ + u (see
@@ -486,16 +495,17 @@ class Optimizer(ABC):
         try:
             for slot in self._slots:
                 slot.target = slot.spare_state()
+            inputs = self._inputs()
+            self.step_count += 1
             # an overflow is reported by the error below, not by NumPy warnings
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                for slot in self._slots:
-                    for unit, theta, grad in slot.inputs():
-                        update = self._update(
-                            unit, theta, self._gradient(unit, theta, grad), lr
-                        )
-                        updates.append((unit, theta, update))
-                        squares += _squared_norm(update)
-                        exact = exact or theta.dtype.itemsize < 4
+                for unit, theta, grad in inputs:
+                    update = self._update(
+                        unit, theta, self._gradient(unit, theta, grad), lr
+                    )
+                    updates.append((unit, theta, update))
+                    squares += _squared_norm(update)
+                    exact = exact or theta.dtype.itemsize < 4
                 refused = []
                 if exact or not math.isfinite(squares):
                     refused = sorted(
