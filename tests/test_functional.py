@@ -165,6 +165,41 @@ def test_cross_entropy_matches_torch():
     np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=0, atol=1e-10)
 
 
+@pytest.mark.parametrize(
+    "layout",
+    [np.asfortranarray, lambda a: np.ascontiguousarray(a.T).T],
+    ids=["fortran", "transposed-view"],
+)
+def test_cross_entropy_matches_torch_for_logits_in_any_memory_order(layout):
+    rng = np.random.default_rng(1)
+    values = layout(rng.standard_normal((6, 5)) * 3)
+    assert not values.flags.c_contiguous
+    labels = rng.integers(0, 5, size=6)
+    ours = tl.tensor(values, requires_grad=True)
+    theirs = torch.tensor(np.array(values), requires_grad=True)
+    F.cross_entropy(ours, labels).backward()
+    torch.nn.functional.cross_entropy(theirs, torch.tensor(labels)).backward()
+    np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=0, atol=1e-10)
+
+
+def test_linear_of_a_batch_of_sequences_matches_torch():
+    rng = np.random.default_rng(2)
+    x, w, b = (
+        rng.standard_normal((2, 5, 4)),
+        rng.standard_normal((4, 3)),
+        rng.standard_normal(3),
+    )
+    ours = [tl.tensor(a, requires_grad=True) for a in (x, w, b)]
+    theirs = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+    out = F.linear(*ours)
+    reference = theirs[0] @ theirs[1] + theirs[2]
+    np.testing.assert_allclose(out.data, reference.detach().numpy(), rtol=1e-12)
+    (out * out).sum().backward()
+    (reference * reference).sum().backward()
+    for a, t in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(a.grad, t.grad.numpy(), rtol=1e-12)
+
+
 def test_cross_entropy_is_stable_for_huge_logits():
     values = np.array([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 999.0]])
     labels = np.array([1, 2])

@@ -31,6 +31,13 @@ def _as_tensor(x) -> Tensor:
     return _wrap(np.asarray(x))
 
 
+def _times_matrix(a: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``a @ matrix`` for a 2-D ``matrix``. For ``a`` of at most 2 dimensions
+    ``np.dot`` is the same product with less call overhead (it matters for
+    small layers); for more, only ``@`` hands the product to BLAS."""
+    return np.dot(a, matrix) if a.ndim <= 2 else a @ matrix
+
+
 def linear(x, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """Affine map ``z = x W + b`` with ``W`` of shape ``(n_in, n_out)``.
 
@@ -43,13 +50,12 @@ def linear(x, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"linear expects input width {weight.shape[0]} (the weight's rows), "
             f"received input of shape {x.shape}"
         )
-    # with a 2-D W, np.dot is x @ W for inputs of any rank, with less overhead
-    out = np.dot(x.data, weight.data)
+    out = _times_matrix(x.data, weight.data)
     if bias is not None:
         out += bias.data
 
     def backward(g):
-        grad_x = np.dot(g, weight.data.T) if x.requires_grad else None
+        grad_x = _times_matrix(g, weight.data.T) if x.requires_grad else None
         grad_w = None
         if weight.requires_grad:
             if g.ndim == 2:
@@ -206,8 +212,10 @@ def cross_entropy(logits, target) -> Tensor:
     loss = -np.add.reduce(log_likelihood) / n
 
     def backward(g):
-        # softmax(z) = e^{z − m} / Σ_j e^{z_j − m}, minus onehot(y), times g / N
-        grad = exp_shifted / sum_exp
+        # softmax(z) = e^{z − m} / Σ_j e^{z_j − m}, minus onehot(y), times g / N;
+        # in row-major memory, whatever the logits' layout, so that the flat
+        # index reaches it through a view
+        grad = np.divide(exp_shifted, sum_exp, order="C")
         grad.reshape(-1)[picked] -= 1
         grad *= float(g) / n
         return (grad,)
