@@ -615,6 +615,22 @@ def test_flat_and_separate_updates_are_identical(name, require_finite, monkeypat
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("flat_limit", [0, 1 << 14], ids=["separate", "flat"])
+def test_a_gradient_of_another_dtype_is_read_in_the_parameters(flat_limit, monkeypatch):
+    monkeypatch.setattr(tl.optim, "FLAT_LIMIT", flat_limit)
+    cast, mixed = float32_params(), float32_params()
+    optimizers = [Adam(cast, lr=0.01), Adam(mixed, lr=0.01)]
+    for _ in range(3):
+        set_gradients(cast)
+        for ours, theirs in zip(mixed, cast, strict=True):
+            ours.grad = theirs.grad.astype(np.float64)  # the same values
+        for optimizer in optimizers:
+            optimizer.step()
+    for a, b in zip(cast, mixed, strict=True):
+        assert b.data.dtype == np.float32
+        np.testing.assert_array_equal(a.data, b.data)
+
+
 def test_a_parameter_given_a_new_array_is_taken_back():
     params = fresh_params()
     optimizer = SGD(params, lr=0.1, momentum=0.9)
@@ -634,6 +650,16 @@ def test_a_parameter_given_a_new_array_is_taken_back():
 
     params[0].data = np.ones((3, 3))
     with pytest.raises(ValueError, match=r"params\[0\]\.data changed from"):
+        optimizer.step()
+
+
+def test_a_parameter_alone_in_its_slot_refuses_a_new_dtype(monkeypatch):
+    monkeypatch.setattr(tl.optim, "FLAT_LIMIT", 0)
+    params = fresh_params()
+    optimizer = SGD(params, lr=0.1, momentum=0.9)
+    params[2].data = params[2].data.astype(np.float32)
+    set_gradients(params)
+    with pytest.raises(ValueError, match=r"params\[2\]\.data changed from float64"):
         optimizer.step()
 
 
@@ -768,17 +794,25 @@ def test_gradient_of_wrong_shape_is_refused():
         SGD([param], lr=0.1).step()
 
 
+@pytest.mark.parametrize(
+    "bad_grad, error, message",
+    [
+        (np.ones(4), ValueError, r"params\[3\]\.grad must have the parameter's shape"),
+        (np.ones(3, complex), TypeError, r"params\[3\]\.grad must hold real numbers"),
+    ],
+    ids=["shape", "complex"],
+)
 @pytest.mark.parametrize("require_finite", [False, True], ids=["plain", "checked"])
 @pytest.mark.parametrize("flat_limit", [0, 1 << 14], ids=["separate", "flat"])
 def test_a_bad_gradient_leaves_every_parameter_and_the_count(
-    require_finite, flat_limit, monkeypatch
+    bad_grad, error, message, require_finite, flat_limit, monkeypatch
 ):
     monkeypatch.setattr(tl.optim, "FLAT_LIMIT", flat_limit)
     params = fresh_params()
     optimizer = SGD(params, lr=0.1, momentum=0.9)
     set_gradients(params)
-    params[3].grad = np.ones(4)  # b2 has 3 entries
-    with pytest.raises(ValueError, match=r"params\[3\]\.grad must have"):
+    params[3].grad = bad_grad  # b2 has 3 real entries
+    with pytest.raises(error, match=message):
         optimizer.step(require_finite=require_finite)
     for param, initial in zip(params, INITIAL, strict=True):
         np.testing.assert_array_equal(param.data, initial)

@@ -173,13 +173,6 @@ def _stays_finite(param: np.ndarray, update: np.ndarray) -> bool:
 FLAT_LIMIT = 1 << 14
 
 
-def _wrong_grad_shape(index: int, param: Parameter, grad: np.ndarray) -> ValueError:
-    return ValueError(
-        f"params[{index}].grad must have the parameter's shape "
-        f"{param.data.shape}, received shape {grad.shape}"
-    )
-
-
 class _Slot:
     """What one call of ``Optimizer._update`` works on.
 
@@ -211,19 +204,19 @@ class _Slot:
         self.target = self.state
         self.buffers: dict[str, np.ndarray] = {}
         self.parent: tuple[_Slot, int] | None = None
-        if flat is not None:
-            self.adopt()
+        self.adopt()
 
     def theta(self) -> np.ndarray:
         return self.params[0].data if self.flat is None else self.flat
 
     def adopt(self) -> None:
-        """Make the parameters' ``data`` views into ``flat``, keeping their
-        values (at construction, and again whenever a parameter was given a
-        new array or the optimizer was copied)."""
+        """Check the parameters' ``data`` (shape and dtype as at construction)
+        and, for a flat slot, make them views into ``flat``, keeping their
+        values: at construction, and again whenever a parameter was given a
+        new array or the optimizer was copied. ``views`` records the arrays."""
         self.views = []
         for j, param in enumerate(self.params):
-            data = np.asarray(param.data)
+            data = param.data
             if data.shape != self.shapes[j] or data.dtype != self.dtype:
                 raise ValueError(
                     f"params[{self.indices[j]}].data changed from "
@@ -231,11 +224,30 @@ class _Slot:
                     f"{data.dtype}{list(data.shape)} after the optimizer was "
                     "made; make a new optimizer"
                 )
-            view = self.segment(self.flat, j)
-            if data is not view:
-                view[...] = data
-                param.data = view
-            self.views.append(view)
+            if self.flat is not None:
+                view = self.segment(self.flat, j)
+                if data is not view:
+                    view[...] = data
+                    param.data = view
+                data = view
+            self.views.append(data)
+
+    def gradient(self, j: int, grad) -> np.ndarray:
+        """Parameter j's gradient, checked, in θ's dtype (the update is
+        computed in the parameter's dtype whatever the gradient's)."""
+        if grad.shape != self.shapes[j]:
+            raise ValueError(
+                f"params[{self.indices[j]}].grad must have the parameter's shape "
+                f"{self.shapes[j]}, received shape {grad.shape}"
+            )
+        if grad.dtype != self.dtype:
+            if grad.dtype.kind not in "fiu":
+                raise TypeError(
+                    f"params[{self.indices[j]}].grad must hold real numbers, "
+                    f"received dtype {grad.dtype}"
+                )
+            grad = grad.astype(self.dtype)
+        return grad
 
     def segment(self, array: np.ndarray, j: int) -> np.ndarray:
         """Parameter j's part of a flat array (the array itself otherwise)."""
@@ -266,40 +278,28 @@ class _Slot:
         """(slot, θ, ∇) for the update: the slot itself when every parameter
         has a gradient, a part per parameter when only some have, nothing when
         none has (a parameter without a gradient keeps θ and state)."""
-        if self.flat is None:
-            param = self.params[0]
-            grad = param.grad
-            if grad is None:
-                return []
-            if grad.shape != param.data.shape:
-                raise _wrong_grad_shape(self.indices[0], param, grad)
-            return [(self, param.data, grad)]
-
-        grads = []
+        grads = {}
         for j, param in enumerate(self.params):
             if param.data is not self.views[j]:
                 self.adopt()
-            grad = param.grad
-            if grad is not None:
-                if grad.shape != self.shapes[j]:
-                    raise _wrong_grad_shape(self.indices[j], param, grad)
-                grads.append(grad)
-        if len(grads) == len(self.params):
-            # the gradients, flattened one after the other, as θ is
-            grad = np.concatenate(grads, axis=None, out=self.buffer("grad"))
-            return [(self, self.flat, grad)]
+            if param.grad is not None:
+                grads[j] = self.gradient(j, param.grad)
         if not grads:
             return []
+        if self.flat is None:
+            return [(self, self.views[0], grads[0])]
+        if len(grads) == len(self.params):
+            # the gradients, flattened one after the other, as θ is
+            grad = np.concatenate(
+                list(grads.values()), axis=None, out=self.buffer("grad")
+            )
+            return [(self, self.flat, grad)]
 
         if self.target is not self.state:
             # the parameters left out keep their state through the swap
             for name, array in self.state.items():
                 np.copyto(self.target[name], array)
-        return [
-            (self.part(j), self.views[j], param.grad)
-            for j, param in enumerate(self.params)
-            if param.grad is not None
-        ]
+        return [(self.part(j), self.views[j], grad) for j, grad in grads.items()]
 
     def part(self, j: int) -> _Slot:
         """Parameter j alone, its arrays views into this slot's."""
@@ -654,9 +654,10 @@ class Optimizer(ABC):
 
         self._lr = lr
         self.step_count = int(step_count)
+        views = {name: getattr(self, name) for name in self.state_names}
         for key, array in arrays.items():
             name, index = key.rsplit(".", 1)
-            np.copyto(getattr(self, name)[int(index)], array, casting="unsafe")
+            np.copyto(views[name][int(index)], array, casting="unsafe")
 
     def __repr__(self) -> str:
         settings = {"lr": self._lr, **self._hyperparameters()}
