@@ -552,13 +552,15 @@ class Optimizer(ABC):
         np.multiply(2 * self.weight_decay, theta, out=decayed_grad)
         return np.add(grad, decayed_grad, out=decayed_grad)
 
-    def _root(self, sq: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """The denominator √g + ε (PyTorch, default) or √(g + ε) (lecture)."""
+    def _root(self, sq: np.ndarray, out: np.ndarray, eps: float | None = None):
+        """The denominator √g + ε (PyTorch, default) or √(g + ε) (lecture);
+        ``eps`` replaces ε (Adam passes it rescaled by its bias correction)."""
+        eps = self.eps if eps is None else eps
         if self.eps_inside_sqrt:
-            np.add(sq, self.eps, out=out)
+            np.add(sq, eps, out=out)
             return np.sqrt(out, out=out)
         np.sqrt(sq, out=out)
-        return np.add(out, self.eps, out=out)
+        return np.add(out, eps, out=out)
 
     def theta(self) -> list[np.ndarray]:
         """The point θ of the lecture's formulas, one array per parameter.
@@ -922,13 +924,16 @@ class Adam(Optimizer):
         _scale(beta2, second_moment, out=next_second_moment)
         _add_scaled(next_second_moment, 1 - beta2, np.square(grad, out=work), work)
 
-        # g̃_{t+1} = g_{t+1} / (1 − β2^t), then the denominator √g̃ + ε
-        corrected_second_moment = np.divide(next_second_moment, 1 - beta2**t, out=work)
-        denominator = self._root(corrected_second_moment, out=work)
-
-        # θ_{t+1} = θ_t − η ṽ_{t+1} / denominator,  ṽ_{t+1} = v_{t+1} / (1 − β1^t)
+        # θ_{t+1} = θ_t − η ṽ_{t+1} / (√g̃_{t+1} + ε), with the two bias
+        # corrections c1 = 1 − β1^t, c2 = 1 − β2^t folded into scalars (as
+        # PyTorch does; one pass over the arrays fewer):
+        #   η ṽ / (√g̃ + ε) = (η √c2 / c1) · v / (√g + ε √c2)
+        #   η ṽ / √(g̃ + ε) = (η √c2 / c1) · v / √(g + ε c2)     (ε inside)
+        c1, c2 = 1 - beta1**t, 1 - beta2**t
+        eps = self.eps * (c2 if self.eps_inside_sqrt else math.sqrt(c2))
+        denominator = self._root(next_second_moment, out=work, eps=eps)
         update = np.divide(next_first_moment, denominator, out=work)
-        return _scale(-(lr / (1 - beta1**t)), update, out=update)
+        return _scale(-(lr * math.sqrt(c2) / c1), update, out=update)
 
 
 class AdamW(Adam):
