@@ -306,7 +306,7 @@ class _Slot:
         part = _Slot.__new__(_Slot)
         part.indices, part.params = [self.indices[j]], [self.params[j]]
         part.flat, part.decay, part.dtype = None, self.decay, self.dtype
-        part.shapes, part.offsets, part.views = [self.shapes[j]], None, []
+        part.shapes, part.offsets, part.views = [self.shapes[j]], None, [self.views[j]]
         part.state = {name: self.segment(a, j) for name, a in self.state.items()}
         part.target = part.state
         if self.target is not self.state:
