@@ -510,23 +510,29 @@ def test_float32_stays_float32_in_place_and_grad_untouched(name):
     assert all(a.dtype == np.float32 for a in optimizer.theta())
 
 
-def steps_with(name, params, steps=5, transform_grad=None):
-    """Parameters and state after ``steps`` plain steps of ALL_OPTIMIZERS[name]."""
+def run_steps(
+    name, params, require_finite=False, steps=5, skip=None, transform_grad=None
+):
+    """The optimizer, and copies of the parameters and state, after ``steps``
+    steps of ALL_OPTIMIZERS[name]; parameter ``skip`` has no gradient on every
+    other step, ``transform_grad`` rewrites every gradient."""
     optimizer = ALL_OPTIMIZERS[name](params)
-    for _ in range(steps):
+    for step in range(steps):
         set_gradients(params)
         if transform_grad is not None:
             for param in params:
                 param.grad = transform_grad(param.grad)
-        optimizer.step()
+        if skip is not None and step % 2:
+            params[skip].grad = None
+        optimizer.step(require_finite=require_finite)
     state = [a for n in optimizer.state_names for a in getattr(optimizer, n)]
-    return [p.data for p in params] + state
+    return optimizer, [a.copy() for a in [p.data for p in params] + state]
 
 
 @pytest.mark.parametrize("name", sorted(ALL_OPTIMIZERS))
 def test_fortran_ordered_parameters_and_gradients_take_the_same_path(name):
-    contiguous = steps_with(name, fresh_params(INITIAL))
-    strided = steps_with(
+    _, contiguous = run_steps(name, fresh_params(INITIAL))
+    _, strided = run_steps(
         name,
         fresh_params([np.asfortranarray(a) for a in INITIAL]),
         transform_grad=np.asfortranarray,
@@ -581,24 +587,11 @@ def test_parameters_without_gradient_are_skipped(name):
 
 
 # ------------------------------------------ small parameters share flat arrays
-def run_steps(name, params, require_finite=False, steps=6, skip=None):
-    """Parameters and state (copies) after ``steps`` steps; parameter ``skip``
-    has no gradient on every other step."""
-    optimizer = ALL_OPTIMIZERS[name](params)
-    for step in range(steps):
-        set_gradients(params)
-        if skip is not None and step % 2:
-            params[skip].grad = None
-        optimizer.step(require_finite=require_finite)
-    state = [a for n in optimizer.state_names for a in getattr(optimizer, n)]
-    return optimizer, [a.copy() for a in [p.data for p in params] + state]
-
-
 @pytest.mark.parametrize("require_finite", [False, True], ids=["plain", "checked"])
 @pytest.mark.parametrize("name", sorted(ALL_OPTIMIZERS))
 def test_flat_and_separate_updates_are_identical(name, require_finite, monkeypatch):
     params = fresh_params()
-    flat_optimizer, flat = run_steps(name, params, require_finite, skip=2)
+    flat_optimizer, flat = run_steps(name, params, require_finite, steps=6, skip=2)
     # with weight decay W1 and W2 share one flat array, b1 and b2 another;
     # without, all four share one
     assert np.shares_memory(params[0].data, flat_optimizer._slots[0].flat)
@@ -608,7 +601,7 @@ def test_flat_and_separate_updates_are_identical(name, require_finite, monkeypat
 
     monkeypatch.setattr(tl.optim, "FLAT_LIMIT", 0)
     separate_optimizer, separate = run_steps(
-        name, fresh_params(), require_finite, skip=2
+        name, fresh_params(), require_finite, steps=6, skip=2
     )
     assert all(slot.flat is None for slot in separate_optimizer._slots)
     for a, b in zip(flat, separate, strict=True):
